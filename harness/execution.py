@@ -1,0 +1,131 @@
+"""The result of one controlled execution: verdict, decisions, trace."""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Optional
+
+from .schedulers import Scheduler
+from .target import Target, Workload
+
+KINDS = ("OK", "STUCK", "SAFETY", "DEADLOCK", "LIVELOCK", "LOCK_ORDER")
+EVENT_KINDS = ("op", "note", "clock", "timer", "block", "fail")
+_HEAD = struct.Struct("<IIhBBhhi")
+
+
+@dataclass(frozen=True)
+class CriticalEvent:
+    """One of the two events a failure hinges on."""
+
+    step: int
+    thread: int
+    label: str  # stable identifier, used in signatures
+    description: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"step": self.step, "thread": self.thread, "label": self.label, "description": self.description}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "CriticalEvent":
+        return cls(int(d["step"]), int(d["thread"]), str(d["label"]), str(d.get("description", "")))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    kind: str  # one of KINDS
+    path: str = "-"
+    request: Optional[int] = None
+    server: Optional[int] = None
+    critical: tuple[Optional[CriticalEvent], Optional[CriticalEvent]] = (None, None)
+    stranded_at: Optional[int] = None
+    failed_at: Optional[int] = None
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.kind == "OK"
+
+    @property
+    def labels(self) -> tuple[str, str]:
+        a, b = self.critical
+        return (a.label if a else "-", b.label if b else "-")
+
+    @property
+    def signature(self) -> str:
+        """What makes two failures the same bug: oracle, path, critical labels."""
+        if self.ok:
+            return "OK"
+        return ":".join((self.kind, self.path, *self.labels))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "signature": self.signature,
+            "path": self.path,
+            "request": self.request,
+            "server": self.server,
+            "critical": [c.to_json() if c else None for c in self.critical],
+            "stranded_at": self.stranded_at,
+            "failed_at": self.failed_at,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
+class TraceEvent:
+    step: int
+    time: int
+    thread: Optional[int]  # None: the core itself (clock)
+    kind: str  # one of EVENT_KINDS
+    label: str
+    description: str
+    request: Optional[int]
+    value: int
+    counters: tuple[int, ...]
+
+
+@dataclass
+class Execution:
+    target: Target
+    variant: str
+    workload: Workload
+    scheduler: Scheduler
+    verdict: Verdict
+    decisions: bytes
+    steps: int
+    switches: int
+    end_time: int
+    nthreads: int
+    raw_trace: bytes = field(repr=False, default=b"")
+    stride: int = field(repr=False, default=0)
+    ncounters: int = field(repr=False, default=0)
+
+    @property
+    def failed(self) -> bool:
+        return not self.verdict.ok
+
+    @property
+    def preemptions(self) -> int:
+        """Decisions that did not keep the thread the strategy would keep by default."""
+        return sum(1 for d in self.decisions if d)
+
+    @cached_property
+    def counter_names(self) -> list[str]:
+        return self.target.counter_names(self.workload.data)[: self.ncounters]
+
+    @cached_property
+    def trace(self) -> list[TraceEvent]:
+        out = []
+        label = self.target.label
+        counters = struct.Struct(f"<{self.ncounters}i")
+        for off in range(0, len(self.raw_trace), self.stride):
+            step, time, lab, thread, kind, req, _pad, value = _HEAD.unpack_from(self.raw_trace, off)
+            ident, desc = label(lab)
+            out.append(
+                TraceEvent(
+                    step, time, None if thread == 255 else thread, EVENT_KINDS[kind], ident, desc,
+                    None if req < 0 else req, value, counters.unpack_from(self.raw_trace, off + _HEAD.size),
+                )
+            )
+        return out

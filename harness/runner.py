@@ -1,0 +1,84 @@
+"""harness.run(): one call into the native core per execution."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from .execution import KINDS, CriticalEvent, Execution, Verdict
+from .native import core
+from .pinning import default_cpu
+from .schedulers import PCT, Scheduler
+from .target import Target, Workload
+
+
+def _critical(target: Target, label: int, step: int, thread: int) -> Optional[CriticalEvent]:
+    if label < 0:
+        return None
+    ident, desc = target.label(label)
+    return CriticalEvent(step, thread, ident, desc)
+
+
+def verdict_of(target: Target, r: dict[str, Any]) -> Verdict:
+    kind = KINDS[r["kind"]] if 0 <= r["kind"] < len(KINDS) else f"KIND{r['kind']}"
+    if kind == "OK":
+        return Verdict("OK")
+    return Verdict(
+        kind=kind,
+        path=target.path_names.get(r["path"], str(r["path"])),
+        request=r["request"] if r["request"] >= 0 else None,
+        server=r["object"] if r["object"] >= 0 else None,
+        critical=(
+            _critical(target, r["label_a"], r["step_a"], r["thread_a"]),
+            _critical(target, r["label_b"], r["step_b"], r["thread_b"]),
+        ),
+        stranded_at=r["t_from"],
+        failed_at=r["t_at"],
+        detail=r["detail"],
+    )
+
+
+def run(
+    target: str | Target,
+    variant: str,
+    workload: Any,
+    scheduler: Optional[Scheduler] = None,
+    *,
+    trace: bool = True,
+    features: bool = True,
+    budget: Optional[int] = None,
+    cpu: Optional[int] = None,
+) -> Execution:
+    """Run `workload` once on `variant` of `target` under `scheduler`
+    (default: PCT with seed 0) and judge it.  Deterministic: the same
+    arguments give the same decisions, trace and verdict."""
+    from .targets import get
+
+    t = get(target)
+    v = t.variant(variant)
+    w: Workload = t.workload(workload)
+    s = scheduler if scheduler is not None else PCT()
+    r = core.run(
+        t.index,
+        v.bits,
+        w.packed,
+        s.kind,
+        budget=budget or t.budget(w.data),
+        cpu=default_cpu() if cpu is None else cpu,
+        trace=int(trace),
+        features=int(features),
+        **s.native_args(t.estimate_steps(w.data)),
+    )
+    return Execution(
+        target=t,
+        variant=variant,
+        workload=w,
+        scheduler=s,
+        verdict=verdict_of(t, r),
+        decisions=r["decisions"],
+        steps=r["steps"],
+        switches=r["switches"],
+        end_time=r["end_time"],
+        nthreads=r["nthreads"],
+        raw_trace=r["trace"],
+        stride=r["stride"],
+        ncounters=r["ncounters"],
+    )

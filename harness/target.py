@@ -1,0 +1,146 @@
+"""What a target is on the Python side: its variants, its workload format, and
+how a workload is packed for the native core.  Each target under targets/
+subclasses Target (see targets/haproxy_queue/__init__.py and docs/targets.md)."""
+from __future__ import annotations
+
+import fnmatch
+import json
+import random
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping
+
+from .errors import WorkloadError
+from .native import TARGET_INDEX, TARGET_LABELS
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A class of failures, matched against a verdict's signature parts.
+    Fields are shell-style patterns; `why` says which upstream bug it is."""
+
+    kind: str
+    path: str = "*"
+    label_a: str = "*"
+    label_b: str = "*"
+    why: str = ""
+
+    def matches(self, kind: str, path: str, label_a: str, label_b: str) -> bool:
+        return all(
+            fnmatch.fnmatchcase(value, pat)
+            for value, pat in ((kind, self.kind), (path, self.path), (label_a, self.label_a), (label_b, self.label_b))
+        )
+
+    def __str__(self) -> str:
+        parts = [self.kind, self.path]
+        if self.label_a != "*" or self.label_b != "*":
+            parts += [self.label_a, self.label_b]
+        return ":".join(parts)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One build of the target: a set of switches and what it is expected to show."""
+
+    name: str
+    bits: int
+    about: str
+    expect: str  # "bugs", "clean", or "clean as far as upstream knows"
+    shows: tuple[Pattern, ...] = ()  # failures it may show (known bugs of this tree)
+    must_show: tuple[Pattern, ...] = ()  # failures a campaign must find (canaries)
+
+    @property
+    def expected_clean(self) -> bool:
+        return self.expect != "bugs"
+
+    def explains(self, kind: str, path: str, label_a: str, label_b: str) -> Pattern | None:
+        for pattern in self.shows:
+            if pattern.matches(kind, path, label_a, label_b):
+                return pattern
+        return None
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A validated workload in canonical form (every default filled in) plus
+    its packed native form.  `data` is what reproducers store."""
+
+    target: str
+    data: Mapping[str, Any]
+    packed: bytes = field(repr=False, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return json.loads(json.dumps(self.data))
+
+
+class Target:
+    """Base class of a target's Python descriptor."""
+
+    name: str = ""
+    description: str = ""
+    variants: dict[str, Variant] = {}
+    path_names: dict[int, str] = {0: "-"}
+
+    @property
+    def index(self) -> int:
+        return TARGET_INDEX[self.name]
+
+    @property
+    def labels(self) -> list[tuple[str, str]]:
+        """(identifier, description) per native label id."""
+        return TARGET_LABELS[self.name]
+
+    def variant(self, name: str) -> Variant:
+        try:
+            return self.variants[name]
+        except KeyError:
+            raise WorkloadError(
+                f"unknown variant {name!r} of target {self.name} (variants: {', '.join(self.variants)})"
+            ) from None
+
+    # -- workloads: each target implements these --------------------------------
+    def canonical(self, data: Any, where: str = "workload") -> dict[str, Any]:
+        """Validate raw JSON data; return it with every default filled in.
+        Raise WorkloadError naming the field on bad input."""
+        raise NotImplementedError
+
+    def pack(self, data: Mapping[str, Any]) -> bytes:
+        raise NotImplementedError
+
+    def counter_names(self, data: Mapping[str, Any]) -> list[str]:
+        raise NotImplementedError
+
+    def generate(self, rnd: random.Random) -> dict[str, Any]:
+        """A random workload from the target's mix (raw; canonical() is applied)."""
+        raise NotImplementedError
+
+    def seed_workloads(self) -> dict[str, dict[str, Any]]:
+        return {}
+
+    def size(self, data: Mapping[str, Any]) -> dict[str, int]:
+        raise NotImplementedError
+
+    def shrink(self, data: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        """Smaller workloads to try, most promising first (for the minimizer)."""
+        return iter(())
+
+    def estimate_steps(self, data: Mapping[str, Any]) -> int:
+        return 100
+
+    def budget(self, data: Mapping[str, Any]) -> int:
+        return 20000
+
+    # -- helpers ------------------------------------------------------------
+    def workload(self, data: Any, where: str = "workload") -> Workload:
+        if isinstance(data, Workload):
+            if data.target != self.name:
+                raise WorkloadError(f"{where}: a workload of target {data.target}, not {self.name}")
+            return data
+        canon = self.canonical(data, where)
+        return Workload(self.name, canon, self.pack(canon))
+
+    def label(self, label_id: int) -> tuple[str, str]:
+        from .native import CORE_LABELS
+
+        if 0 <= label_id < len(self.labels):
+            return self.labels[label_id]
+        return CORE_LABELS.get(label_id, ("-", "-"))

@@ -1,0 +1,773 @@
+/* core.c - controlled execution of a target on real pthreads.
+ *
+ * Each execution runs the target's threads on a reused pool of pthreads, one
+ * at a time.  The running thread reaches a schedule point, asks the strategy
+ * who runs next, and if it is another thread wakes it through that thread's
+ * futex word and sleeps on its own: a direct thread-to-thread hand-off, with
+ * no controller thread in between.  All threads of the execution (and the
+ * calling Python thread) are pinned to one CPU, where a futex hand-off costs
+ * a few microseconds instead of tens (bench/bench_core.py measures both).
+ *
+ * When no thread can run the execution is quiescent: the target's oracle
+ * runs, then the virtual clock jumps to the earliest timer.  An execution
+ * ends when nothing can run and no timer is armed, when the step budget runs
+ * out, or when someone calls qf_fail.  Threads are not unwound at the end:
+ * each one parks where it is, and the first time a later execution wakes it,
+ * it notices the new epoch and longjmps back to the top of its pool loop.
+ */
+#define _GNU_SOURCE
+#include "core.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+uint8_t qf_features[QF_NFEAT] __attribute__((aligned(64)));
+
+enum { TH_IDLE = 0, TH_READY, TH_BLOCKED, TH_DONE };
+
+typedef struct qf_thread {
+	int tid;
+	pthread_t pt;
+	int32_t go;          /* futex word: 1 = your turn */
+	jmp_buf base;        /* top of the pool loop */
+	unsigned epoch;      /* execution whose stack this thread is on */
+	int cpu;             /* CPU this pthread is pinned to */
+	int state;
+	int fresh;           /* just (re)entered thread_main */
+	const qf_lock_t *blocked_on;
+	int rq[QF_MAX_TASKS];
+	int rq_head, rq_len;
+	int request;         /* request of the task being run (trace) */
+	int last_label;
+	const qf_lock_t *held[16];
+	int nheld;
+	long ops;            /* operations this thread executed */
+	long yield_others;   /* others' operations at its last spin iteration */
+	int idle_yields;     /* spin iterations in a row with nobody else acting */
+} qf_thread;
+
+typedef struct qf_task {
+	int thread;
+	int request;
+	uint32_t expire;
+	int queued;
+} qf_task;
+
+static struct {
+	const qf_target *target;
+	uint32_t variant;
+	int nthreads;
+	int cur;             /* running thread, -1 = the caller */
+	unsigned epoch;
+	int stopped;
+	uint32_t now;
+	int step;
+	int budget;
+	int switches;
+	qf_task tasks[QF_MAX_TASKS];
+	int ntasks;
+	qf_sched sched;
+	const qf_sched_ops *ops;
+	uint8_t *dec;
+	int ndec, dec_cap;
+	uint8_t *trace;
+	int trace_on, trace_n, trace_cap, trace_stride, ncounters, trace_truncated;
+	size_t trace_alloc;
+	int features;
+	int last_label, last_thread;
+	long ops_total;
+	qf_verdict verdict;
+	int32_t caller_go;
+	jmp_buf caller_base;
+} C;
+
+static qf_thread T[QF_MAX_THREADS];
+static int pool_size;
+static int pool_cpu = -2;
+static pthread_mutex_t run_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+static const qf_sched_ops *const SCHEDS[QF_SCHED_COUNT] = {
+	&qf_sched_random, &qf_sched_pct, &qf_sched_pos, &qf_sched_bytes, &qf_sched_replay,
+};
+
+/* ---- futex hand-off --------------------------------------------------- */
+
+static void futex_wake(int32_t *w)
+{
+	__atomic_store_n(w, 1, __ATOMIC_RELEASE);
+	syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static void futex_park(int32_t *w)
+{
+	while (!__atomic_load_n(w, __ATOMIC_ACQUIRE))
+		syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+	__atomic_store_n(w, 0, __ATOMIC_RELAXED);
+}
+
+/* Back on the CPU: if a new execution began while this thread slept, its
+ * stack belongs to the old one; restart at the top of the pool loop. */
+static void resumed(qf_thread *t)
+{
+	if (t->epoch != C.epoch)
+		longjmp(t->base, 1);
+}
+
+static void switch_to(int next)
+{
+	qf_thread *me = &T[C.cur];
+	C.cur = next;
+	C.switches++;
+	futex_wake(&T[next].go);
+	futex_park(&me->go);
+	resumed(me);
+}
+
+/* ---- trace and features --------------------------------------------- */
+
+static void record(int kind, int label, int thread, int request, int value)
+{
+	if (!C.trace_on)
+		return;
+	if (C.trace_n >= C.trace_cap) {
+		C.trace_truncated = 1;
+		return;
+	}
+	uint8_t *p = C.trace + (size_t)C.trace_n * C.trace_stride;
+	qf_trace_head h = {(uint32_t)C.step, C.now, (int16_t)label, (uint8_t)(thread < 0 ? 255 : thread), (uint8_t)kind,
+			   (int16_t)request, 0, value};
+	memcpy(p, &h, sizeof h);
+	if (C.ncounters) {
+		int32_t tmp[QF_MAX_COUNTERS];
+		C.target->snapshot(tmp);
+		memcpy(p + sizeof h, tmp, sizeof(int32_t) * C.ncounters);
+	}
+	C.trace_n++;
+}
+
+static inline uint32_t mix3(uint32_t a, uint32_t b, uint32_t c)
+{
+	uint32_t h = a * 0x9E3779B1u ^ (b + 0x7F4A7C15u) * 0x85EBCA77u ^ (c + 0x165667B1u) * 0xC2B2AE3Du;
+	h ^= h >> 15;
+	h *= 0x2C1B3C6Du;
+	h ^= h >> 13;
+	return h;
+}
+
+static inline void feature(uint32_t h)
+{
+	uint8_t *c = &qf_features[h & (QF_NFEAT - 1)];
+	if (*c != 255)
+		(*c)++;
+}
+
+/* An operation by the running thread took effect. */
+static void executed(int label, int value)
+{
+	int me = C.cur;
+	if (C.features && C.last_thread != me && C.last_thread >= 0)
+		feature(mix3(1, (uint32_t)C.last_label, (uint32_t)label)); /* label after label on another thread */
+	C.last_label = label;
+	C.last_thread = me;
+	C.ops_total++;
+	T[me].ops++;
+	T[me].last_label = label;
+	record(QF_EV_OP, label, me, T[me].request, value);
+}
+
+/* ---- ending an execution ---------------------------------------------- */
+
+static void stop_execution(void) __attribute__((noreturn));
+static void stop_execution(void)
+{
+	C.stopped = 1;
+	if (C.cur < 0)
+		longjmp(C.caller_base, 1);
+	qf_thread *me = &T[C.cur];
+	C.cur = -1;
+	futex_wake(&C.caller_go);
+	futex_park(&me->go);
+	resumed(me); /* a later execution: longjmps */
+	abort();     /* a stopped execution never resumes a thread */
+}
+
+void qf_verdict_init(qf_verdict *v, int kind)
+{
+	memset(v, 0, sizeof *v);
+	v->kind = kind;
+	v->request = v->object = -1;
+	v->label_a = v->label_b = v->step_a = v->step_b = v->thread_a = v->thread_b = -1;
+	v->t_from = v->t_at = C.now;
+}
+
+void qf_fail(const qf_verdict *v)
+{
+	C.verdict = *v;
+	record(QF_EV_FAIL, QF_L_FAIL, C.cur, v->request, v->kind);
+	stop_execution();
+}
+
+static void core_fail(int kind, int object, const char *fmt, const char *a)
+{
+	qf_verdict v;
+	qf_verdict_init(&v, kind);
+	v.object = object;
+	if (C.cur >= 0) {
+		v.request = T[C.cur].request;
+		v.thread_a = C.cur;
+		v.label_a = T[C.cur].last_label;
+		v.step_a = C.step;
+	}
+	snprintf(v.detail, sizeof v.detail, fmt, a ? a : "");
+	qf_fail(&v);
+}
+
+/* ---- choosing who runs -------------------------------------------------- */
+
+static int runnable(int t)
+{
+	return T[t].state == TH_READY || (T[t].state == TH_IDLE && T[t].rq_len > 0);
+}
+
+static void enqueue_task(int task)
+{
+	qf_task *k = &C.tasks[task];
+	if (k->queued)
+		return;
+	k->queued = 1;
+	qf_thread *t = &T[k->thread];
+	t->rq[(t->rq_head + t->rq_len) % QF_MAX_TASKS] = task;
+	t->rq_len++;
+}
+
+/* The clock jumps to the earliest timer and fires every timer due then.
+ * Returns 0 when no timer is armed. */
+static int advance_clock(void)
+{
+	uint32_t next = QF_ETERNITY;
+	for (int i = 0; i < C.ntasks; i++)
+		if (C.tasks[i].expire < next)
+			next = C.tasks[i].expire;
+	if (next == QF_ETERNITY)
+		return 0;
+	if (next > C.now) {
+		C.now = next;
+		record(QF_EV_CLOCK, QF_L_CLOCK, -1, -1, (int)next);
+	}
+	for (int i = 0; i < C.ntasks; i++)
+		if (C.tasks[i].expire <= C.now) {
+			C.tasks[i].expire = QF_ETERNITY;
+			enqueue_task(i);
+			record(QF_EV_TIMER, QF_L_TIMER, C.tasks[i].thread, C.tasks[i].request, i);
+		}
+	return 1;
+}
+
+static void quiescent(void)
+{
+	if (C.target->quiescent)
+		C.target->quiescent();
+	if (C.features && C.target->abstract_state)
+		feature(mix3(4, C.target->abstract_state(), 0));
+	for (int t = 0; t < C.nthreads; t++)
+		if (T[t].state == TH_BLOCKED) {
+			qf_verdict v;
+			qf_verdict_init(&v, QF_DEADLOCK);
+			v.thread_a = t;
+			v.object = T[t].blocked_on->id;
+			v.label_a = T[t].last_label;
+			v.thread_b = T[t].blocked_on->owner;
+			if (v.thread_b >= 0)
+				v.label_b = T[v.thread_b].last_label;
+			snprintf(v.detail, sizeof v.detail, "thread %d waits forever for lock %d held by thread %d", t,
+				 T[t].blocked_on->id, T[t].blocked_on->owner);
+			qf_fail(&v);
+		}
+}
+
+/* Pick the next thread to run.  `me` is the thread asking (-1 for the
+ * Python thread at the start).  It comes first among the candidates when it
+ * can run, so decision 0 means "no preemption"; a spinning thread passes
+ * `exclude_me` to let someone else run.  Handles quiescence; never returns
+ * when the execution ends. */
+static int next_thread(int me, int exclude_me)
+{
+	for (;;) {
+		int cand[QF_MAX_THREADS], n = 0;
+		int me_can_run = me >= 0 && !exclude_me && runnable(me);
+		if (me_can_run)
+			cand[n++] = me;
+		for (int i = 1; i <= C.nthreads; i++) {
+			int t = me < 0 ? i - 1 : (me + i) % C.nthreads;
+			if (t != me && runnable(t))
+				cand[n++] = t;
+		}
+		if (n == 0) {
+			quiescent();
+			if (!advance_clock()) {
+				if (C.target->finish)
+					C.target->finish();
+				stop_execution();
+			}
+			continue;
+		}
+		int idx = 0;
+		if (n > 1) {
+			idx = C.ops->pick(&C.sched, cand, n, me_can_run);
+			if (idx < 0 || idx >= n)
+				idx = 0;
+			if (C.ndec < C.dec_cap)
+				C.dec[C.ndec++] = (uint8_t)idx;
+		}
+		return cand[idx];
+	}
+}
+
+static void reschedule(int exclude_me)
+{
+	int me = C.cur;
+	int next = next_thread(me, exclude_me);
+	if (next != me)
+		switch_to(next);
+}
+
+/* Every schedule point: count the step, let the strategy see it, choose. */
+static void point(int label, const void *obj, int write)
+{
+	int me = C.cur;
+	if (++C.step > C.budget)
+		core_fail(QF_LIVELOCK, -1, "step budget exceeded (%s)", "unbounded retry loop or livelock");
+	C.sched.pend_obj[me] = obj;
+	C.sched.pend_write[me] = write;
+	(void)label;
+	if (C.ops->on_step)
+		C.ops->on_step(&C.sched, me, C.step);
+	reschedule(0);
+	if (C.ops->executed)
+		C.ops->executed(&C.sched, C.cur);
+}
+
+/* ---- the target API ----------------------------------------------------- */
+
+void qf_point(int label, const void *obj)
+{
+	point(label, obj, 0);
+	executed(label, 0);
+}
+
+void qf_note(int label, int value)
+{
+	record(QF_EV_NOTE, label, C.cur, C.cur >= 0 ? T[C.cur].request : -1, value);
+}
+
+void qf_yield(int label)
+{
+	/* A spin-loop iteration.  On real CPUs the other threads make progress
+	 * meanwhile, so if one can run, one must run now (a fair scheduler).
+	 * If none can, the spinner goes round again; when it comes back three
+	 * times with no other thread having done anything, the next turns can
+	 * only repeat this one: a livelock, HAProxy's watchdog case. */
+	int me = C.cur;
+	qf_thread *t = &T[me];
+	if (++C.step > C.budget)
+		core_fail(QF_LIVELOCK, -1, "step budget exceeded (%s)", "unbounded retry loop or livelock");
+	executed(label, 0);
+	long others = C.ops_total - t->ops;
+	t->idle_yields = others == t->yield_others ? t->idle_yields + 1 : 0;
+	t->yield_others = others;
+	if (t->idle_yields >= 3) {
+		qf_verdict v;
+		qf_verdict_init(&v, QF_LIVELOCK);
+		v.thread_a = me;
+		v.request = t->request;
+		v.label_a = label;
+		v.step_a = C.step;
+		snprintf(v.detail, sizeof v.detail, "thread %d spins and no other thread can run to end the spin", me);
+		qf_fail(&v);
+	}
+	C.sched.pend_obj[me] = 0;
+	int any = 0;
+	for (int u = 0; u < C.nthreads; u++)
+		any |= u != me && runnable(u);
+	reschedule(any);
+}
+
+void qf_lock_init(qf_lock_t *l, int id, int rank)
+{
+	l->owner = -1;
+	l->id = id;
+	l->rank = rank;
+}
+
+static void took(qf_lock_t *l, int label)
+{
+	qf_thread *t = &T[C.cur];
+	if (l->rank)
+		for (int i = 0; i < t->nheld; i++)
+			if (t->held[i]->rank && t->held[i]->rank >= l->rank) {
+				qf_verdict v;
+				qf_verdict_init(&v, QF_LOCKORDER);
+				v.thread_a = C.cur;
+				v.request = t->request;
+				v.label_a = label;
+				v.step_a = C.step;
+				v.object = l->id;
+				snprintf(v.detail, sizeof v.detail, "thread %d takes lock %d (rank %d) while holding lock %d (rank %d)",
+					 C.cur, l->id, l->rank, t->held[i]->id, t->held[i]->rank);
+				l->owner = C.cur;
+				qf_fail(&v);
+			}
+	l->owner = C.cur;
+	if (t->nheld < 16)
+		t->held[t->nheld++] = l;
+}
+
+void qf_lock(qf_lock_t *l, int label)
+{
+	point(label, l, 1);
+	qf_thread *t = &T[C.cur];
+	while (l->owner >= 0) {
+		if (l->owner == C.cur)
+			core_fail(QF_DEADLOCK, l->id, "a thread takes a lock it already holds%s", "");
+		if (C.features)
+			feature(mix3(2, (uint32_t)l->id, (uint32_t)(label * 4099 + T[l->owner].last_label)));
+		t->state = TH_BLOCKED;
+		t->blocked_on = l;
+		record(QF_EV_BLOCK, QF_L_BLOCK, C.cur, t->request, l->id);
+		reschedule(0); /* not runnable until the owner releases it */
+	}
+	took(l, label);
+	executed(label, l->id);
+}
+
+int qf_trylock(qf_lock_t *l, int label)
+{
+	point(label, l, 1);
+	if (l->owner >= 0) {
+		if (C.features)
+			feature(mix3(3, (uint32_t)l->id, (uint32_t)(label * 4099 + T[l->owner].last_label)));
+		executed(label, 0);
+		return 0;
+	}
+	took(l, label);
+	executed(label, 1);
+	return 1;
+}
+
+void qf_unlock(qf_lock_t *l, int label)
+{
+	point(label, l, 1);
+	qf_thread *t = &T[C.cur];
+	if (l->owner != C.cur)
+		core_fail(QF_SAFETY, l->id, "a thread releases a lock it does not hold%s", "");
+	l->owner = -1;
+	for (int i = t->nheld - 1; i >= 0; i--)
+		if (t->held[i] == l) {
+			memmove(&t->held[i], &t->held[i + 1], sizeof(t->held[0]) * (t->nheld - i - 1));
+			t->nheld--;
+			break;
+		}
+	for (int u = 0; u < C.nthreads; u++)
+		if (T[u].state == TH_BLOCKED && T[u].blocked_on == l) {
+			T[u].state = TH_READY;
+			T[u].blocked_on = 0;
+		}
+	executed(label, l->id);
+}
+
+long qf_load(const long *p, int label)
+{
+	point(label, p, 0);
+	long v = *p;
+	executed(label, (int)v);
+	return v;
+}
+
+void qf_store(long *p, long v, int label)
+{
+	point(label, p, 1);
+	*p = v;
+	executed(label, (int)v);
+}
+
+long qf_add(long *p, long delta, int label)
+{
+	point(label, p, 1);
+	long v = (*p += delta);
+	executed(label, (int)v);
+	return v;
+}
+
+int qf_cas(long *p, long expected, long desired, int label)
+{
+	point(label, p, 1);
+	int ok = *p == expected;
+	if (ok)
+		*p = desired;
+	executed(label, ok);
+	return ok;
+}
+
+long qf_xchg(long *p, long v, int label)
+{
+	point(label, p, 1);
+	long old = *p;
+	*p = v;
+	executed(label, (int)old);
+	return old;
+}
+
+int qf_task_new(int thread, int request)
+{
+	if (C.ntasks >= QF_MAX_TASKS || thread < 0 || thread >= QF_MAX_THREADS)
+		return -1;
+	int id = C.ntasks++;
+	C.tasks[id] = (qf_task){thread, request, QF_ETERNITY, 0};
+	return id;
+}
+
+void qf_task_schedule(int task, uint32_t when)
+{
+	C.tasks[task].expire = when;
+}
+
+void qf_wake(int task, int label)
+{
+	point(label, &C.tasks[task], 1);
+	enqueue_task(task);
+	executed(label, task);
+}
+
+int qf_task_next(void)
+{
+	qf_thread *t = &T[C.cur];
+	if (t->nheld)
+		core_fail(QF_SAFETY, t->held[0]->id, "a thread went back to its event loop holding a lock%s", "");
+	if (t->rq_len && !t->fresh) {
+		/* between two tasks: another thread may run first */
+		point(QF_L_RUN, 0, 0);
+	}
+	t->fresh = 0;
+	while (!t->rq_len) {
+		t->state = TH_IDLE;
+		t->request = -1;
+		reschedule(0);
+	}
+	t->state = TH_READY;
+	int task = t->rq[t->rq_head];
+	t->rq_head = (t->rq_head + 1) % QF_MAX_TASKS;
+	t->rq_len--;
+	C.tasks[task].queued = 0;
+	t->request = C.tasks[task].request;
+	executed(QF_L_RUN, task);
+	return task;
+}
+
+uint32_t qf_now(void)
+{
+	return C.now;
+}
+
+int qf_self(void)
+{
+	return C.cur;
+}
+
+int qf_step(void)
+{
+	return C.step;
+}
+
+int qf_variant_has(uint32_t bit)
+{
+	return (C.variant & bit) != 0;
+}
+
+/* ---- the pool ---------------------------------------------------------- */
+
+static void pin_self(int cpu)
+{
+	if (cpu < 0)
+		return;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
+static void *pool_main(void *arg)
+{
+	qf_thread *t = arg;
+	pin_self(t->cpu);
+	futex_park(&t->go);
+	setjmp(t->base);
+	for (;;) {
+		t->epoch = C.epoch;
+		t->fresh = 1;
+		C.target->thread_main(t->tid);
+		/* the thread body returned: it is done for this execution */
+		t->state = TH_DONE;
+		t->request = -1;
+		switch_to(next_thread(C.cur, 0)); /* never comes back in this execution */
+	}
+	return NULL;
+}
+
+static int grow_pool(int n, int cpu)
+{
+	if (cpu != pool_cpu) {
+		/* re-pin the threads we already have */
+		for (int i = 0; i < pool_size; i++) {
+			cpu_set_t set;
+			T[i].cpu = cpu;
+			if (cpu >= 0) {
+				CPU_ZERO(&set);
+				CPU_SET(cpu, &set);
+			} else {
+				CPU_ZERO(&set);
+				for (int c = 0; c < CPU_SETSIZE; c++)
+					CPU_SET(c, &set);
+			}
+			pthread_setaffinity_np(T[i].pt, sizeof set, &set);
+		}
+		pool_cpu = cpu;
+	}
+	while (pool_size < n) {
+		qf_thread *t = &T[pool_size];
+		memset(t, 0, sizeof *t);
+		t->tid = pool_size;
+		t->cpu = cpu;
+		t->epoch = (unsigned)-1;
+		pthread_attr_t attr;
+		pthread_attr_init(&attr);
+		pthread_attr_setstacksize(&attr, 512 * 1024);
+		int rc = pthread_create(&t->pt, &attr, pool_main, t);
+		pthread_attr_destroy(&attr);
+		if (rc)
+			return -1;
+		pool_size++;
+	}
+	return 0;
+}
+
+int qf_run(const qf_run_args *a, qf_run_result *r)
+{
+	memset(r, 0, sizeof *r);
+	if (a->sched_kind < 0 || a->sched_kind >= QF_SCHED_COUNT) {
+		snprintf(r->error, sizeof r->error, "unknown scheduler %d", a->sched_kind);
+		return -1;
+	}
+	pthread_mutex_lock(&run_mutex);
+
+	C.target = a->target;
+	C.variant = a->variant;
+	C.epoch++;
+	C.stopped = 0;
+	C.now = 0;
+	C.step = 0;
+	C.budget = a->budget > 0 ? a->budget : 100000;
+	C.switches = 0;
+	C.ntasks = 0;
+	C.ndec = 0;
+	C.trace_n = 0;
+	C.trace_truncated = 0;
+	C.last_label = -1;
+	C.last_thread = -1;
+	C.features = a->features;
+	C.cur = -1;
+	qf_verdict_init(&C.verdict, QF_OK);
+
+	int n = a->target->setup(a->workload, a->nworkload, a->variant, r->error, sizeof r->error);
+	if (n < 1 || n > QF_MAX_THREADS) {
+		if (!r->error[0])
+			snprintf(r->error, sizeof r->error, "target set up %d threads (1..%d allowed)", n, QF_MAX_THREADS);
+		pthread_mutex_unlock(&run_mutex);
+		return -1;
+	}
+	C.nthreads = n;
+	if (grow_pool(n, a->cpu) < 0) {
+		snprintf(r->error, sizeof r->error, "cannot create threads: %s", strerror(errno));
+		pthread_mutex_unlock(&run_mutex);
+		return -1;
+	}
+	{
+		/* the calling thread hands off to the pool: keep it on the same CPU */
+		static __thread int pinned_to = -2;
+		if (a->cpu >= 0 && pinned_to != a->cpu) {
+			pin_self(a->cpu);
+			pinned_to = a->cpu;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		T[i].state = TH_IDLE;
+		T[i].rq_head = T[i].rq_len = 0;
+		T[i].nheld = 0;
+		T[i].blocked_on = 0;
+		T[i].request = -1;
+		T[i].last_label = -1;
+		T[i].ops = T[i].yield_others = T[i].idle_yields = 0;
+	}
+	C.ops_total = 0;
+
+	/* buffers sized to the step budget */
+	if (C.dec_cap < C.budget + 16) {
+		free(C.dec);
+		C.dec_cap = C.budget + 16;
+		C.dec = malloc(C.dec_cap);
+	}
+	C.trace_on = a->trace;
+	C.ncounters = a->target->snapshot ? a->target->snapshot((int32_t[QF_MAX_COUNTERS]){0}) : 0;
+	if (C.ncounters > QF_MAX_COUNTERS)
+		C.ncounters = QF_MAX_COUNTERS;
+	C.trace_stride = (int)sizeof(qf_trace_head) + 4 * C.ncounters;
+	size_t want = (size_t)(2 * C.budget + 4 * QF_MAX_TASKS + 64);
+	if (a->trace && C.trace_alloc < want * C.trace_stride) {
+		free(C.trace);
+		C.trace_alloc = want * C.trace_stride;
+		C.trace = malloc(C.trace_alloc);
+	}
+	C.trace_cap = (int)(C.trace_alloc / C.trace_stride);
+	memset(&C.sched, 0, sizeof C.sched);
+	C.sched.kind = a->sched_kind;
+	C.sched.seed = a->seed;
+	C.sched.rng = qf_seed_mix(a->seed);
+	C.sched.nthreads = n;
+	C.sched.depth = a->depth;
+	C.sched.k = a->k;
+	C.sched.data = a->data;
+	C.sched.ndata = a->ndata;
+	C.sched.fallback_random = a->fallback_random;
+	C.ops = SCHEDS[a->sched_kind];
+	C.ops->begin(&C.sched);
+
+	C.caller_go = 0;
+	if (!setjmp(C.caller_base)) {
+		int first = next_thread(-1, 0);
+		C.cur = first;
+		futex_wake(&T[first].go);
+		futex_park(&C.caller_go);
+	}
+
+	r->verdict = C.verdict;
+	r->steps = C.step;
+	r->switches = C.switches;
+	r->end_time = C.now;
+	r->nthreads = n;
+	r->decisions = C.dec;
+	r->ndecisions = C.ndec;
+	r->trace = C.trace;
+	r->trace_bytes = a->trace ? C.trace_n * C.trace_stride : 0;
+	r->trace_stride = C.trace_stride;
+	r->ncounters = C.ncounters;
+	r->trace_truncated = C.trace_truncated;
+	pthread_mutex_unlock(&run_mutex);
+	return 0;
+}

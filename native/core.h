@@ -1,0 +1,76 @@
+/* core.h - what the Python binding (module.c) needs from the runtime. */
+#ifndef QF_CORE_H
+#define QF_CORE_H
+
+#include <stdint.h>
+#include "qf.h"
+#include "qf_sched.h"
+
+/* Labels the core itself writes into traces; target labels are 0..n_labels-1. */
+enum {
+	QF_L_CORE = 1000,
+	QF_L_RUN = QF_L_CORE,  /* a thread picks its next task */
+	QF_L_CLOCK,            /* the clock jumps to the next timer */
+	QF_L_TIMER,            /* a task's timer fires */
+	QF_L_BLOCK,            /* a thread waits for a lock */
+	QF_L_IDLE,             /* a thread has nothing to do */
+	QF_L_FAIL,             /* the verdict */
+	QF_L_YIELD,
+	QF_L_END
+};
+
+/* Trace record kinds */
+enum { QF_EV_OP = 0, QF_EV_NOTE = 1, QF_EV_CLOCK = 2, QF_EV_TIMER = 3, QF_EV_BLOCK = 4, QF_EV_FAIL = 5 };
+
+/* One trace record: this header, then ncounters int32 counter values. */
+typedef struct qf_trace_head {
+	uint32_t step;
+	uint32_t time;
+	int16_t label;
+	uint8_t thread; /* 255: the core */
+	uint8_t kind;
+	int16_t request;
+	int16_t pad;
+	int32_t value;
+} qf_trace_head;
+
+#define QF_NFEAT (1 << 14)
+extern uint8_t qf_features[QF_NFEAT];
+
+typedef struct qf_run_args {
+	const qf_target *target;
+	uint32_t variant;
+	const int32_t *workload;
+	int nworkload;
+	int sched_kind;
+	uint64_t seed;
+	int depth, k;
+	const uint8_t *data;
+	int ndata;
+	int fallback_random;
+	int budget;       /* step budget (LIVELOCK beyond) */
+	int cpu;          /* pin the execution to this CPU, -1: do not pin */
+	int trace;        /* record the event trace */
+	int features;     /* update the coverage feature counters */
+} qf_run_args;
+
+typedef struct qf_run_result {
+	qf_verdict verdict;
+	int steps;
+	int switches;
+	uint32_t end_time;
+	int nthreads;
+	const uint8_t *decisions;
+	int ndecisions;
+	const uint8_t *trace;
+	int trace_bytes;
+	int trace_stride;
+	int ncounters;
+	int trace_truncated;
+	char error[200];  /* setup error (invalid workload); empty when fine */
+} qf_run_result;
+
+/* Run one execution.  Returns 0, or -1 with result->error set. */
+int qf_run(const qf_run_args *args, qf_run_result *result);
+
+#endif

@@ -1,0 +1,42 @@
+"""Builds the native core and every C target under targets/ into harness._native.
+
+A target is a folder targets/<name>/ holding C files that define
+`const qf_target qf_target_<name>` (see native/qf.h and docs/targets.md).
+"""
+import glob
+import os
+
+from setuptools import Extension, setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def rel(*parts: str) -> str:
+    return os.path.join(*parts)
+
+
+def c_targets() -> list[str]:
+    return sorted(
+        name
+        for name in os.listdir(rel("targets"))
+        if glob.glob(rel("targets", name, "*.c"))
+    )
+
+
+targets = c_targets()
+sources = sorted(glob.glob(rel("native", "*.c")))
+for name in targets:
+    sources += sorted(glob.glob(rel("targets", name, "*.c")))
+
+native = Extension(
+    "harness._native",
+    sources=sources,
+    include_dirs=["native"] + [rel("targets", n) for n in targets],
+    define_macros=[("QF_TARGET_LIST", " ".join(f"X({n})" for n in targets))],
+    extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-fno-strict-aliasing"],
+    extra_link_args=["-pthread"],
+    depends=glob.glob(rel("native", "*.h")) + glob.glob(rel("targets", "*", "*.h")),
+)
+
+# harness/targets is a symlink to targets/, so the descriptors ship as harness.targets
+setup(ext_modules=[native])

@@ -1,0 +1,335 @@
+"""haproxy_queue: our C model of HAProxy's server and backend request queues
+(model.c, oracle.c), and the Python side of it: variants, the workload
+format, the workload mix, and how a workload shrinks."""
+from __future__ import annotations
+
+import random
+import struct
+from typing import Any, Iterator, Mapping
+
+from harness.errors import WorkloadError
+from harness.target import Pattern, Target, Variant
+
+# variant bits (model.h): each reverts one upstream fix
+BUG_SEED_SRV = 1 << 0  # 5541d4995, server-queue half
+BUG_SEED_PX = 1 << 1  # 5541d4995, backend-queue half
+BUG_TRYLOCK = 1 << 2  # b11495652
+BUG_SERVED_CHECK = 1 << 3  # 3372a2ea0
+BUG_SKIPLB_SERVED = 1 << 4  # ca275d99c
+BUG_REDIST_PX = 1 << 5  # 53f52e67a
+BUG_GRAB_PX = 1 << 6  # 111ea83ed
+BUG_FREE_NODEQ = 1 << 7  # dc9ce9c26
+COARSE = 1 << 31
+
+# Everything fixed upstream after 2024-07-26 (the tree just before the seed fix).
+TREE_2024_07 = (
+    BUG_SEED_SRV | BUG_SEED_PX | BUG_TRYLOCK | BUG_SERVED_CHECK | BUG_SKIPLB_SERVED | BUG_REDIST_PX
+    | BUG_GRAB_PX | BUG_FREE_NODEQ
+)
+
+STUCK_SERVER = Pattern("STUCK", "server-queue", why="5541d4995: queued on a server just after its last slot holder left")
+STUCK_BACKEND = Pattern(
+    "STUCK", "backend-queue", why="5541d4995: queued on the backend just after the last slot holder left"
+)
+OVERSHOOT = Pattern(
+    "SAFETY", "*", "INV_SERVED_MAX", why="3372a2ea0: served checked then incremented separately (fixed Dec 2024)"
+)
+TRYLOCK_LOSS = Pattern(
+    "STUCK", "*", "*", "PSQ_TRYLOCK", why="b11495652: process_srv_queue's trylock lost to a holder that does not re-check"
+)
+ENDLESS_LOOP = Pattern(
+    "LIVELOCK", "*", "BALANCE_AGAIN", why="b11495652 / GH #2711: balance_again spins while nobody can dequeue"
+)
+
+VARIANTS = {
+    v.name: v
+    for v in (
+        Variant(
+            "pre-fix",
+            TREE_2024_07,
+            "the tree at 1a8f3a368, just before 5541d4995: trylock dequeuer, no re-checks",
+            "bugs",
+            shows=(STUCK_SERVER, STUCK_BACKEND, OVERSHOOT),
+            must_show=(STUCK_SERVER, STUCK_BACKEND),
+        ),
+        Variant(
+            "server-fix",
+            TREE_2024_07 & ~BUG_SEED_SRV,
+            "only the server-queue half of 5541d4995 (re-check and process_srv_queue in srv_redispatch_connect)",
+            "bugs",
+            shows=(STUCK_BACKEND, OVERSHOOT, TRYLOCK_LOSS),
+            must_show=(STUCK_BACKEND,),
+        ),
+        Variant(
+            "seed-fix",
+            TREE_2024_07 & ~(BUG_SEED_SRV | BUG_SEED_PX),
+            "both halves of 5541d4995, as upstream shipped them; the trylock residual (b11495652) remains",
+            "bugs",
+            shows=(OVERSHOOT, TRYLOCK_LOSS, ENDLESS_LOOP),
+        ),
+        Variant(
+            "dequeuing-fix",
+            TREE_2024_07 & ~(BUG_SEED_SRV | BUG_SEED_PX | BUG_TRYLOCK),
+            "seed-fix plus b11495652 (atomic dequeuing flag, then a blocking lock); believed closed upstream",
+            "bugs",
+            shows=(OVERSHOOT,),
+        ),
+        Variant(
+            "fixed",
+            0,
+            "every modelled fix applied (the catalog's fully fixed model)",
+            "clean as far as upstream knows",
+        ),
+        Variant(
+            "coarse",
+            COARSE,
+            "the fixed model under one giant lock per task: correct by construction, the false-positive control",
+            "clean",
+        ),
+    )
+}
+
+BALANCES = ("roundrobin", "first", "leastconn", "hash")
+ACTIONS = ("disable", "enable", "set_maxconn")
+MAX_THREADS, MAX_SERVERS, MAX_REQUESTS, MAX_EVENTS = 16, 8, 64, 16
+MAX_TIME = 10_000_000
+LAYOUT = 1
+
+
+def _obj(value: Any, where: str, keys: set[str]) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise WorkloadError(f"{where}: expected an object, got {type(value).__name__}")
+    unknown = set(value) - keys
+    if unknown:
+        raise WorkloadError(f"{where}.{sorted(unknown)[0]}: unknown field")
+    return value
+
+
+def _int(d: Mapping[str, Any], key: str, where: str, lo: int, hi: int, default: int | None = None) -> int:
+    if key not in d:
+        if default is None:
+            raise WorkloadError(f"{where}.{key}: missing")
+        return default
+    v = d[key]
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise WorkloadError(f"{where}.{key}: expected an integer, got {v!r}")
+    if not lo <= v <= hi:
+        raise WorkloadError(f"{where}.{key}: {v} is outside {lo}..{hi}")
+    return v
+
+
+def _bool(d: Mapping[str, Any], key: str, where: str, default: bool) -> bool:
+    v = d.get(key, default)
+    if not isinstance(v, bool):
+        raise WorkloadError(f"{where}.{key}: expected true or false, got {v!r}")
+    return v
+
+
+def _choice(d: Mapping[str, Any], key: str, where: str, options: tuple[str, ...], default: str | None) -> str:
+    v = d.get(key, default)
+    if v is None:
+        raise WorkloadError(f"{where}.{key}: missing")
+    if v not in options:
+        raise WorkloadError(f"{where}.{key}: {v!r} is not one of {', '.join(options)}")
+    return v
+
+
+def _list(d: Mapping[str, Any], key: str, where: str, lo: int, hi: int) -> list[Any]:
+    v = d.get(key, [])
+    if not isinstance(v, list):
+        raise WorkloadError(f"{where}.{key}: expected a list")
+    if not lo <= len(v) <= hi:
+        raise WorkloadError(f"{where}.{key}: {len(v)} entries, {lo}..{hi} allowed")
+    return v
+
+
+class HaproxyQueue(Target):
+    name = "haproxy_queue"
+    description = "HAProxy's server and backend request queues (model of src/queue.c, src/backend.c)"
+    variants = VARIANTS
+    path_names = {0: "-", 1: "server-queue", 2: "backend-queue"}
+
+    def canonical(self, data: Any, where: str = "workload") -> dict[str, Any]:
+        d = _obj(data, where, {"threads", "servers", "backend", "requests", "events"})
+        threads = _int(d, "threads", where, 1, MAX_THREADS)
+        servers = []
+        for i, s in enumerate(_list(d, "servers", where, 1, MAX_SERVERS)):
+            w = f"{where}.servers[{i}]"
+            s = _obj(s, w, {"maxconn", "minconn", "maxqueue", "weight", "backup", "down"})
+            maxconn = _int(s, "maxconn", w, 0, 100000)
+            servers.append(
+                {
+                    "maxconn": maxconn,
+                    "minconn": _int(s, "minconn", w, 0, 100000, maxconn),
+                    "maxqueue": _int(s, "maxqueue", w, 0, 100000, 0),
+                    "weight": _int(s, "weight", w, 0, 256, 1),
+                    "backup": _bool(s, "backup", w, False),
+                    "down": _bool(s, "down", w, False),
+                }
+            )
+        b = _obj(d.get("backend", {}), f"{where}.backend", {"balance", "timeout_queue", "redispatch", "maxpollevents", "fullconn"})
+        wb = f"{where}.backend"
+        backend = {
+            "balance": _choice(b, "balance", wb, BALANCES, "roundrobin"),
+            "timeout_queue": _int(b, "timeout_queue", wb, 1, MAX_TIME, 50),
+            "redispatch": _bool(b, "redispatch", wb, False),
+            "maxpollevents": _int(b, "maxpollevents", wb, 1, 10000, 64),
+            "fullconn": _int(b, "fullconn", wb, 0, 100000, 0),
+        }
+        requests = []
+        for i, r in enumerate(_list(d, "requests", where, 0, MAX_REQUESTS)):
+            w = f"{where}.requests[{i}]"
+            r = _obj(r, w, {"at", "thread", "duration", "key"})
+            requests.append(
+                {
+                    "at": _int(r, "at", w, 0, MAX_TIME),
+                    "thread": _int(r, "thread", w, 0, threads - 1),
+                    "duration": _int(r, "duration", w, 0, MAX_TIME),
+                    "key": _int(r, "key", w, 0, 2**31 - 1, 0),
+                }
+            )
+        events = []
+        for i, e in enumerate(_list(d, "events", where, 0, MAX_EVENTS)):
+            w = f"{where}.events[{i}]"
+            e = _obj(e, w, {"at", "thread", "action", "server", "value"})
+            action = _choice(e, "action", w, ACTIONS, None)
+            events.append(
+                {
+                    "at": _int(e, "at", w, 0, MAX_TIME),
+                    "thread": _int(e, "thread", w, 0, threads - 1),
+                    "action": action,
+                    "server": _int(e, "server", w, 0, len(servers) - 1),
+                    "value": _int(e, "value", w, 0, 100000, 0 if action != "set_maxconn" else None),
+                }
+            )
+        return {"threads": threads, "servers": servers, "backend": backend, "requests": requests, "events": events}
+
+    def pack(self, data: Mapping[str, Any]) -> bytes:
+        b = data["backend"]
+        ints = [
+            LAYOUT, data["threads"], len(data["servers"]), len(data["requests"]), len(data["events"]),
+            BALANCES.index(b["balance"]), b["timeout_queue"], int(b["redispatch"]), b["maxpollevents"], b["fullconn"],
+        ]
+        for s in data["servers"]:
+            ints += [s["maxconn"], s["minconn"], s["maxqueue"], s["weight"], int(s["backup"]), int(s["down"])]
+        for r in data["requests"]:
+            ints += [r["at"], r["thread"], r["duration"], r["key"]]
+        for e in data["events"]:
+            ints += [e["at"], e["thread"], ACTIONS.index(e["action"]), e["server"], e["value"]]
+        return struct.pack(f"<{len(ints)}i", *ints)
+
+    def counter_names(self, data: Mapping[str, Any]) -> list[str]:
+        names = ["px.served", "px.qlen", "beconn", "totpend"]
+        for i in range(len(data["servers"])):
+            names += [f"s{i}.served", f"s{i}.cur_sess", f"s{i}.qlen"]
+        return names
+
+    def size(self, data: Mapping[str, Any]) -> dict[str, int]:
+        return {
+            "threads": data["threads"],
+            "servers": len(data["servers"]),
+            "requests": len(data["requests"]),
+            "events": len(data["events"]),
+        }
+
+    def estimate_steps(self, data: Mapping[str, Any]) -> int:
+        return 10 + 35 * len(data["requests"]) + 20 * len(data["events"])
+
+    def budget(self, data: Mapping[str, Any]) -> int:
+        return 4000 + 1000 * (len(data["requests"]) + len(data["events"]))
+
+    # -- the workload mix ------------------------------------------------------
+    def generate(self, rnd: random.Random) -> dict[str, Any]:
+        """Small workloads where arrivals and service ends share instants on a
+        10 ms grid: that is where threads race.  Mostly maxconn 1."""
+        threads = rnd.choice((2, 2, 2, 3, 3, 4))
+        nsrv = rnd.choice((1, 1, 1, 2))
+        servers = [{"maxconn": rnd.choice((1, 1, 1, 1, 2))} for _ in range(nsrv)]
+        balance = rnd.choice(BALANCES)
+        nreq = rnd.randint(2, 6)
+        requests = [
+            {
+                "at": 10 * rnd.randint(0, 4),
+                "thread": rnd.randrange(threads),
+                "duration": 10 * rnd.randint(1, 2),
+                "key": rnd.randrange(4),
+            }
+            for _ in range(nreq)
+        ]
+        requests.sort(key=lambda r: r["at"])
+        return {
+            "threads": threads,
+            "servers": servers,
+            "backend": {"balance": balance, "timeout_queue": 50},
+            "requests": requests,
+        }
+
+    def seed_workloads(self) -> dict[str, dict[str, Any]]:
+        """The shape in the seed fix's message: 2 threads, 1 server, maxconn 1,
+        short requests whose arrivals meet the previous one's end."""
+        times = [(0, 0), (10, 1), (10, 0), (20, 1), (20, 0), (30, 1)]
+        reqs = [{"at": at, "thread": th, "duration": 10, "key": 0} for at, th in times]
+        base = {"threads": 2, "servers": [{"maxconn": 1}], "requests": reqs}
+        return {
+            "seed-roundrobin": {**base, "backend": {"balance": "roundrobin", "timeout_queue": 50}},
+            "seed-hash": {**base, "backend": {"balance": "hash", "timeout_queue": 50}},
+        }
+
+    # -- shrinking ----------------------------------------------------------------
+    def shrink(self, data: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        d = _copy(data)
+        # fewer requests and events (last first: later ones matter less)
+        for key in ("requests", "events"):
+            for i in reversed(range(len(d[key]))):
+                c = _copy(d)
+                del c[key][i]
+                yield c
+        # fewer threads: fold the last thread into the others
+        if d["threads"] > 1:
+            c = _copy(d)
+            c["threads"] -= 1
+            for item in c["requests"] + c["events"]:
+                item["thread"] = min(item["thread"], c["threads"] - 1)
+            yield c
+        # fewer servers
+        if len(d["servers"]) > 1:
+            for j in reversed(range(len(d["servers"]))):
+                c = _copy(d)
+                del c["servers"][j]
+                c["events"] = [
+                    {**e, "server": e["server"] - (e["server"] > j)} for e in c["events"] if e["server"] != j
+                ]
+                yield c
+        # smaller limits and simpler settings
+        for j, s in enumerate(d["servers"]):
+            if s["maxconn"] > 1:
+                c = _copy(d)
+                c["servers"][j]["maxconn"] = c["servers"][j]["minconn"] = s["maxconn"] - 1
+                yield c
+        for key, small in (("key", 0), ("duration", 0)):
+            for i, r in enumerate(d["requests"]):
+                if r[key] > small:
+                    c = _copy(d)
+                    c["requests"][i][key] = small if key == "key" else r[key] // 2
+                    yield c
+        # earlier, more compact times: close the gaps
+        times = sorted({r["at"] for r in d["requests"]} | {e["at"] for e in d["events"]})
+        remap = {t: i * 10 if i else 0 for i, t in enumerate(times)}
+        if any(remap[t] != t for t in times):
+            c = _copy(d)
+            for item in c["requests"] + c["events"]:
+                item["at"] = remap[item["at"]]
+            yield c
+
+
+def _copy(d: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "threads": d["threads"],
+        "servers": [dict(s) for s in d["servers"]],
+        "backend": dict(d["backend"]),
+        "requests": [dict(r) for r in d["requests"]],
+        "events": [dict(e) for e in d["events"]],
+    }
+
+
+TARGET = HaproxyQueue()

@@ -1,0 +1,934 @@
+/* model.c - streams, queues, load balancing and the release path.
+ *
+ * Each HAProxy worker thread is a qfuzz thread running an event loop over the
+ * tasks pinned to it: one task per request (stream) and one per admin event.
+ * A stream's task runs process_stream(), which walks the back side through
+ * SC_ST_REQ -> (SC_ST_QUE) -> SC_ST_ASS -> established -> SC_ST_DIS -> closed.
+ * Functions are named after the upstream ones they model and perform the
+ * same steps in the same order; see ../shared/reference/haproxy-queue.md §3.
+ */
+#include "model.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+struct hq_world W;
+
+#define X(e, s) s,
+static const char *const LABEL_NAMES[] = {HQ_LABELS(X)};
+#undef X
+#define X(e, s) #e + 2, /* drop the L_ prefix */
+static const char *const LABEL_IDS[] = {HQ_LABELS(X)};
+#undef X
+
+enum { SRV_OK, SRV_FULL, SRV_QUEUED, SRV_NOSRV, SRV_INTERNAL };
+
+/* lock ranks: SERVER_LOCK -> server queue -> proxy queue -> del_lock */
+enum { RANK_SERVER = 1, RANK_SRVQ = 2, RANK_PXQ = 3, RANK_DEL = 4 };
+/* lock ids as shown in traces: 0 big, 1 lbprm, 2 px queue, 10+i server i queue,
+ * 20+i server i lock, 100+n del_lock of pendconn n */
+
+/* ---- helpers ------------------------------------------------------------ */
+
+struct hq_pendconn *hq_pc(int idx)
+{
+	struct hq_pendconn *p = &W.pc[idx];
+	if (p->freed) {
+		qf_verdict v;
+		qf_verdict_init(&v, QF_SAFETY);
+		v.request = p->strm;
+		v.label_a = L_INV_UAF;
+		v.thread_a = qf_self();
+		v.step_a = qf_step();
+		snprintf(v.detail, sizeof v.detail, "pendconn of request %d used after it was freed", p->strm);
+		qf_fail(&v);
+	}
+	return p;
+}
+
+int hq_usable(const struct hq_server *s)
+{
+	return !s->down && s->weight > 0;
+}
+
+static int any_active_usable(void)
+{
+	for (int i = 0; i < W.nsrv; i++)
+		if (!W.srv[i].backup && hq_usable(&W.srv[i]))
+			return 1;
+	return 0;
+}
+
+static int first_usable_backup(void)
+{
+	for (int i = 0; i < W.nsrv; i++)
+		if (W.srv[i].backup && hq_usable(&W.srv[i]))
+			return i;
+	return -1;
+}
+
+/* may this server take from the backend queue (px_ok in process_srv_queue) */
+int hq_px_ok(const struct hq_server *s)
+{
+	if (!hq_usable(s))
+		return 0;
+	if (!s->backup)
+		return 1;
+	return !any_active_usable() && s->id == first_usable_backup();
+}
+
+/* the servers the LB may choose from: actives, or the first backup */
+static int lb_eligible(const struct hq_server *s)
+{
+	return hq_px_ok(s);
+}
+
+long hq_dyn_maxconn(const struct hq_server *s)
+{
+	long max;
+	if (W.px.beconn >= W.px.fullconn || s->minconn >= s->maxconn)
+		max = s->maxconn;
+	else {
+		max = W.px.beconn * s->maxconn / W.px.fullconn;
+		if (max < s->minconn)
+			max = s->minconn;
+	}
+	return max;
+}
+
+static void note_nodeq(struct hq_server *s, int label)
+{
+	s->nodeq_step = qf_step();
+	s->nodeq_label = label;
+	s->nodeq_thread = qf_self();
+}
+
+static void note_full(struct hq_stream *s, int label)
+{
+	s->full_step = qf_step();
+	s->full_label = label;
+	s->full_thread = qf_self();
+}
+
+static void q_link(struct hq_queue *q, int idx)
+{
+	struct hq_pendconn *p = &W.pc[idx];
+	p->prev = q->tail;
+	p->next = -1;
+	if (q->tail >= 0)
+		W.pc[q->tail].next = idx;
+	else
+		q->head = idx;
+	q->tail = idx;
+	p->linked = 1;
+}
+
+static void q_unlink(struct hq_queue *q, int idx)
+{
+	struct hq_pendconn *p = &W.pc[idx];
+	if (!p->linked)
+		return; /* the tree delete is idempotent */
+	if (p->prev >= 0)
+		W.pc[p->prev].next = p->next;
+	else
+		q->head = p->next;
+	if (p->next >= 0)
+		W.pc[p->next].prev = p->prev;
+	else
+		q->tail = p->prev;
+	p->prev = p->next = -1;
+	p->linked = 0;
+}
+
+static int task_of(int strm)
+{
+	return W.strm[strm].task;
+}
+
+/* ---- sess_change_server and the LB hooks --------------------------------- */
+
+static void lb_hook(void)
+{
+	/* leastconn and first reposition the server under the lbprm write lock */
+	if (W.px.balance == LB_LEASTCONN || W.px.balance == LB_FIRST) {
+		qf_lock(&W.px.lb_lock, L_LB_HOOK_LOCK);
+		qf_unlock(&W.px.lb_lock, L_LB_HOOK_UNLOCK);
+	}
+}
+
+/* `reserved`: the caller already counted the slot in srv.served (CAS fix) */
+static void sess_change_server(struct hq_stream *s, int newsrv, int reserved)
+{
+	if (s->srv_conn == newsrv)
+		return;
+	if (s->srv_conn >= 0) {
+		struct hq_server *old = &W.srv[s->srv_conn];
+		qf_add(&old->served, -1, L_SERVED_DEC);
+		qf_add(&W.px.served, -1, L_PXSERVED_DEC);
+		lb_hook();
+		s->srv_conn = -1;
+	}
+	if (newsrv >= 0) {
+		struct hq_server *n = &W.srv[newsrv];
+		if (!reserved)
+			qf_add(&n->served, 1, L_SERVED_INC);
+		qf_add(&W.px.served, 1, L_PXSERVED_INC);
+		lb_hook();
+		s->srv_conn = newsrv;
+	}
+}
+
+/* ---- may_dequeue_tasks / process_srv_queue ------------------------------ */
+
+static int may_dequeue_tasks(struct hq_server *s)
+{
+	if (!qf_load(&s->queue.length, L_MD_SRVQLEN)) {
+		if (!qf_load(&W.px.queue.length, L_MD_PXQLEN) || !hq_usable(s)) {
+			note_nodeq(s, L_MD_PXQLEN);
+			return 0;
+		}
+	}
+	if (!s->maxconn)
+		return 1;
+	if (qf_load(&s->cur_sess, L_MD_CURSESS) >= hq_dyn_maxconn(s)) {
+		note_nodeq(s, L_MD_CURSESS);
+		return 0;
+	}
+	return 1;
+}
+
+/* Called with the server queue lock held.  Picks the oldest entry of the
+ * server queue or (if px_ok) of the backend queue, hands it the slot and
+ * wakes its stream.  Returns 1 if it picked one, 0 if there was none. */
+static int pendconn_process_next_strm(struct hq_server *srv, int px_ok)
+{
+	int p = -1, pp = -1, px_locked = 0;
+	if (qf_load(&srv->queue.length, L_PNS_SRVQLEN))
+		p = srv->queue.head;
+	if (px_ok && qf_load(&W.px.queue.length, L_PNS_PXQLEN)) {
+		qf_lock(&W.px.queue.lock, L_PNS_PXLOCK);
+		px_locked = 1;
+		pp = W.px.queue.head;
+		if (pp < 0) {
+			qf_unlock(&W.px.queue.lock, L_PNS_PXUNLOCK);
+			px_locked = 0;
+		}
+	}
+	if (p < 0 && pp < 0) {
+		note_nodeq(srv, L_PNS_EMPTY);
+		qf_note(L_PNS_EMPTY, srv->id);
+		return 0;
+	}
+	if (pp >= 0 && (p < 0 || W.pc[pp].key < W.pc[p].key)) {
+		/* from the backend queue */
+		struct hq_pendconn *e = hq_pc(pp);
+		qf_lock(&e->del_lock, L_PNS_DEL_LOCK);
+		qf_point(L_PNS_UNLINK, &W.px.queue);
+		q_unlink(&W.px.queue, pp);
+		qf_unlock(&W.px.queue.lock, L_PNS_PXUNLOCK);
+		e->strm_flags |= SF_ASSIGNED;
+		e->target = srv->id;
+		W.strm[e->strm].srv_conn = srv->id; /* stream_add_srv_conn */
+		qf_wake(task_of(e->strm), L_PNS_WAKE);
+		qf_unlock(&e->del_lock, L_PNS_DEL_UNLOCK);
+		qf_add(&W.px.queue.length, -1, L_PNS_PXLEN_DEC);
+		return 1;
+	}
+	/* from the server queue */
+	if (px_locked)
+		qf_unlock(&W.px.queue.lock, L_PNS_PXUNLOCK);
+	struct hq_pendconn *e = hq_pc(p);
+	e->strm_flags |= SF_ASSIGNED;
+	e->target = srv->id;
+	W.strm[e->strm].srv_conn = srv->id;
+	qf_wake(task_of(e->strm), L_PNS_WAKE);
+	qf_point(L_PNS_UNLINK, &srv->queue);
+	q_unlink(&srv->queue, p);
+	qf_add(&srv->queue.length, -1, L_PNS_SRVLEN_DEC);
+	return 1;
+}
+
+/* 3372a2ea0: take a slot only while below the limit, atomically */
+static int reserve_slot(struct hq_server *s, long maxconn, int label)
+{
+	for (;;) {
+		long cur = qf_load(&s->served, label == L_PSQ_RESERVE ? L_PSQ_SERVED : L_ASQ_SERVED);
+		if (cur >= maxconn)
+			return 0;
+		if (qf_cas(&s->served, cur, cur + 1, label))
+			return 1;
+	}
+}
+
+static void process_srv_queue(struct hq_server *s)
+{
+	int px_ok = hq_px_ok(s);
+	int stop = 0, done = 0;
+	long maxconn;
+	for (;;) {
+		long served = qf_load(&s->served, L_PSQ_SERVED);
+		if (stop || !(done < W.px.maxpollevents || served == 0))
+			break;
+		maxconn = hq_dyn_maxconn(s);
+		if (served >= maxconn)
+			break;
+		if (BUG(HQ_BUG_TRYLOCK)) {
+			if (!qf_trylock(&s->queue.lock, L_PSQ_TRYLOCK)) {
+				note_nodeq(s, L_PSQ_TRYLOCK);
+				break; /* gives up if anybody holds the lock */
+			}
+		} else {
+			if (qf_xchg(&s->dequeuing, 1, L_PSQ_DEQ_XCHG)) {
+				note_nodeq(s, L_PSQ_DEQ_XCHG);
+				break; /* someone else is dequeuing */
+			}
+			qf_lock(&s->queue.lock, L_PSQ_LOCK);
+		}
+		for (;;) {
+			if (BUG(HQ_BUG_SERVED_CHECK)) {
+				if (qf_load(&s->served, L_PSQ_SERVED) >= maxconn)
+					break;
+				stop = !pendconn_process_next_strm(s, px_ok);
+				if (stop)
+					break;
+				qf_add(&s->served, 1, L_PSQ_SERVED_INC);
+			} else {
+				if (!reserve_slot(s, maxconn, L_PSQ_RESERVE))
+					break;
+				stop = !pendconn_process_next_strm(s, px_ok);
+				if (stop) {
+					qf_add(&s->served, -1, L_PSQ_UNRESERVE);
+					break;
+				}
+			}
+			done++;
+			if (done >= W.px.maxpollevents)
+				break;
+		}
+		if (!BUG(HQ_BUG_TRYLOCK))
+			qf_store(&s->dequeuing, 0, L_PSQ_DEQ_CLR);
+		qf_unlock(&s->queue.lock, L_PSQ_UNLOCK);
+	}
+	if (done) {
+		qf_add(&W.px.totpend, -done, L_PSQ_TOTPEND);
+		qf_add(&W.px.served, done, L_PSQ_PXSERVED);
+		lb_hook();
+	}
+}
+
+/* ---- queueing ----------------------------------------------------------- */
+
+static int pendconn_add(struct hq_stream *s)
+{
+	if (W.npc >= HQ_MAX_PC)
+		return -1;
+	int idx = W.npc++;
+	struct hq_pendconn *p = &W.pc[idx];
+	memset(p, 0, sizeof *p);
+	p->target = -1;
+	p->strm = s->id;
+	p->strm_flags = s->flags;
+	p->prev = p->next = -1;
+	p->key = W.seq++; /* time order: the clock never goes back */
+	qf_lock_init(&p->del_lock, 100 + idx, RANK_DEL);
+	s->pend_pos = idx;
+	struct hq_queue *q = (s->flags & SF_ASSIGNED) ? &W.srv[s->target].queue : &W.px.queue;
+	p->queue = q;
+	/* the length is published before the entry exists in the queue */
+	qf_add(&q->length, 1, L_PADD_LENGTH);
+	qf_lock(&q->lock, L_PADD_LOCK);
+	qf_point(L_PADD_INSERT, q);
+	q_link(q, idx);
+	qf_unlock(&q->lock, L_PADD_UNLOCK);
+	qf_add(&W.px.totpend, 1, L_PADD_TOTPEND);
+	return idx;
+}
+
+/* Returns 1 (and frees the entry) if the caller was queued on the backend
+ * queue while no server holds a slot any more: it must balance again. */
+static int pendconn_must_try_again(struct hq_stream *s, int idx)
+{
+	struct hq_pendconn *p = hq_pc(idx);
+	qf_point(L_MTA_LINKED, &p->linked);
+	if (!p->linked)
+		return 0;
+	if (p->queue->sv >= 0) {
+		if (qf_load(&W.srv[p->queue->sv].served, L_MTA_SERVED) > 0)
+			return 0;
+	} else if (qf_load(&W.px.served, L_MTA_SERVED) > 0)
+		return 0;
+	int removed = 0;
+	qf_lock(&p->queue->lock, L_MTA_LOCK);
+	qf_lock(&p->del_lock, L_MTA_DEL_LOCK);
+	if (p->linked) {
+		qf_point(L_MTA_UNLINK, p->queue);
+		q_unlink(p->queue, idx);
+		removed = 1;
+	}
+	qf_unlock(&p->del_lock, L_MTA_DEL_UNLOCK);
+	qf_unlock(&p->queue->lock, L_MTA_UNLOCK);
+	if (removed) {
+		qf_add(&p->queue->length, -1, L_MTA_LENGTH);
+		qf_add(&W.px.totpend, -1, L_MTA_TOTPEND);
+		s->pend_pos = -1;
+		p->freed = 1;
+	}
+	return removed;
+}
+
+/* ---- load balancing --------------------------------------------------- */
+
+/* RR, first and leastconn skip a server that has a queue or no free slot */
+static int lb_has_room(struct hq_server *sv)
+{
+	if (!sv->maxconn)
+		return 1;
+	if (qf_load(&sv->queue.length, L_LB_QLEN))
+		return 0;
+	return qf_load(&sv->served, L_LB_SERVED) < hq_dyn_maxconn(sv);
+}
+
+static int lb_pick(struct hq_stream *s)
+{
+	int n = W.nsrv, pick = -1;
+	struct hq_proxy *px = &W.px;
+	if (px->balance == LB_HASH) {
+		/* map-based hash: the key alone chooses, whatever the load */
+		int cands[HQ_MAX_SRV], nc = 0;
+		for (int i = 0; i < n; i++)
+			if (lb_eligible(&W.srv[i]))
+				cands[nc++] = i;
+		return nc ? cands[s->key % nc] : -1;
+	}
+	qf_lock(&px->lb_lock, L_LB_LOCK);
+	if (px->balance == LB_ROUNDROBIN) {
+		for (int i = 0; i < n && pick < 0; i++) {
+			int sv = (px->rr_next + i) % n;
+			if (lb_eligible(&W.srv[sv]) && lb_has_room(&W.srv[sv]))
+				pick = sv;
+		}
+		if (pick >= 0)
+			px->rr_next = (pick + 1) % n;
+	} else if (px->balance == LB_FIRST) {
+		for (int sv = 0; sv < n && pick < 0; sv++)
+			if (lb_eligible(&W.srv[sv]) && lb_has_room(&W.srv[sv]))
+				pick = sv;
+	} else { /* leastconn: fewest served + queued, full ones only with maxqueue */
+		long best = 0;
+		for (int sv = 0; sv < n; sv++) {
+			struct hq_server *v = &W.srv[sv];
+			if (!lb_eligible(v))
+				continue;
+			long load = qf_load(&v->served, L_LB_SERVED) + qf_load(&v->queue.length, L_LB_QLEN);
+			if (v->maxconn && load >= hq_dyn_maxconn(v) + v->maxqueue)
+				continue;
+			if (pick < 0 || load < best) {
+				pick = sv;
+				best = load;
+			}
+		}
+	}
+	qf_unlock(&px->lb_lock, L_LB_UNLOCK);
+	return pick;
+}
+
+static int assign_server(struct hq_stream *s)
+{
+	if (s->pend_pos >= 0 || (s->flags & SF_ASSIGNED))
+		return SRV_INTERNAL;
+	int conn_slot = s->srv_conn;
+	if (conn_slot >= 0)
+		sess_change_server(s, -1, 0);
+	s->target = -1;
+	int err = SRV_OK;
+	int usable = 0;
+	for (int i = 0; i < W.nsrv; i++)
+		usable |= lb_eligible(&W.srv[i]);
+	if (!usable) {
+		err = SRV_NOSRV;
+		goto out;
+	}
+	if (W.px.balance == LB_ROUNDROBIN || W.px.balance == LB_FIRST) {
+		/* skip-LB shortcut: others are queued, join them without looking */
+		long qlen = qf_load(&W.px.queue.length, L_AS_SKIP_PXQLEN);
+		if (qlen && qlen != qf_load(&W.px.beconn, L_AS_SKIP_BECONN) &&
+		    (BUG(HQ_BUG_SKIPLB_SERVED) || qf_load(&W.px.served, L_AS_SKIP_PXSERVED))) {
+			note_full(s, L_AS_SKIPLB_FULL);
+			qf_note(L_AS_SKIPLB_FULL, 0);
+			err = SRV_FULL;
+			goto out;
+		}
+	}
+	int srv = lb_pick(s);
+	if (srv < 0) {
+		note_full(s, L_LB_FULL);
+		qf_note(L_LB_FULL, 0);
+		err = SRV_FULL;
+		goto out;
+	}
+	qf_note(L_LB_PICK, srv);
+	s->target = srv;
+	s->flags |= SF_ASSIGNED;
+out:
+	if (conn_slot >= 0 && conn_slot != s->target) {
+		if (may_dequeue_tasks(&W.srv[conn_slot]))
+			process_srv_queue(&W.srv[conn_slot]);
+	}
+	return err;
+}
+
+static int assign_server_and_queue(struct hq_stream *s)
+{
+balance_again:
+	if (s->pend_pos >= 0)
+		return SRV_INTERNAL;
+	int err = SRV_OK;
+	if (!(s->flags & SF_ASSIGNED))
+		err = assign_server(s);
+	if (err == SRV_OK) {
+		if (s->target < 0)
+			return SRV_OK;
+		struct hq_server *srv = &W.srv[s->target];
+		if (s->srv_conn == s->target)
+			return SRV_OK;
+		if (srv->maxconn) {
+			int reserved = 0, full;
+			if (qf_load(&srv->queue.length, L_ASQ_QLEN)) {
+				full = 1;
+				note_full(s, L_ASQ_QLEN);
+			} else if (BUG(HQ_BUG_SERVED_CHECK)) {
+				full = qf_load(&srv->served, L_ASQ_SERVED) >= hq_dyn_maxconn(srv);
+				if (full)
+					note_full(s, L_ASQ_SERVED);
+			} else {
+				reserved = reserve_slot(srv, hq_dyn_maxconn(srv), L_ASQ_CAS);
+				full = !reserved;
+				if (full)
+					note_full(s, L_ASQ_SERVED);
+			}
+			if (full) {
+				qf_note(L_ASQ_FULL, srv->id);
+				if (srv->maxqueue > 0 && qf_load(&srv->queue.length, L_ASQ_MAXQUEUE) >= srv->maxqueue)
+					return SRV_FULL;
+				return pendconn_add(s) >= 0 ? SRV_QUEUED : SRV_INTERNAL;
+			}
+			sess_change_server(s, srv->id, reserved);
+			return SRV_OK;
+		}
+		sess_change_server(s, srv->id, 0);
+		return SRV_OK;
+	}
+	if (err == SRV_FULL) {
+		int p = pendconn_add(s);
+		if (p < 0)
+			return SRV_INTERNAL;
+		if (!BUG(HQ_BUG_SEED_PX) && pendconn_must_try_again(s, p)) {
+			qf_yield(L_BALANCE_AGAIN);
+			goto balance_again;
+		}
+		return SRV_QUEUED;
+	}
+	return err;
+}
+
+/* ---- the stream's life --------------------------------------------------- */
+
+static void stream_free(struct hq_stream *s);
+
+static void close_with(struct hq_stream *s, int result)
+{
+	s->result = result;
+	qf_note(result, s->id);
+	stream_free(s);
+}
+
+/* back_handle_st_req -> srv_redispatch_connect.  Returns 1 when the stream
+ * must wait (queued) or is over, 0 when it got a slot (SC_ST_ASS). */
+static int srv_redispatch_connect(struct hq_stream *s)
+{
+	int err = assign_server_and_queue(s);
+	int srv = s->target;
+	switch (err) {
+	case SRV_OK:
+		return 0;
+	case SRV_FULL:
+		close_with(s, L_RESP_SQ);
+		return 1;
+	case SRV_NOSRV:
+		close_with(s, L_RESP_NOSRV);
+		return 1;
+	case SRV_QUEUED:
+		s->conn_exp = qf_now() + W.px.timeout_queue;
+		qf_task_schedule(s->task, s->conn_exp);
+		s->state = ST_QUE;
+		s->queued_at = qf_now();
+		qf_note(L_QUEUED, s->id);
+		/* 5541d4995: we may have queued just after the last slot holder
+		 * left; look again and dequeue ourselves if so */
+		if (!BUG(HQ_BUG_SEED_SRV) && srv >= 0 && (s->flags & SF_ASSIGNED) &&
+		    may_dequeue_tasks(&W.srv[srv]))
+			process_srv_queue(&W.srv[srv]);
+		return 1;
+	default:
+		close_with(s, L_RESP_INTERNAL);
+		if (srv >= 0 && may_dequeue_tasks(&W.srv[srv]))
+			process_srv_queue(&W.srv[srv]);
+		return 1;
+	}
+}
+
+/* the owner takes its entry out of the queue (timeout, abort, free) */
+static void pendconn_unlink(int idx)
+{
+	struct hq_pendconn *p = hq_pc(idx);
+	struct hq_queue *q = p->queue;
+	int done = 0;
+	qf_lock(&q->lock, L_PU_LOCK);
+	qf_lock(&p->del_lock, L_PU_DEL_LOCK);
+	if (p->linked) {
+		qf_point(L_PU_UNLINK, q);
+		q_unlink(q, idx);
+		done = 1;
+	}
+	qf_unlock(&p->del_lock, L_PU_DEL_UNLOCK);
+	qf_unlock(&q->lock, L_PU_UNLOCK);
+	if (done) {
+		qf_add(&q->length, -1, L_PU_LENGTH);
+		qf_add(&W.px.totpend, -1, L_PU_TOTPEND);
+	}
+}
+
+/* Returns 1 while still queued, 0 once picked (or redistributed). */
+static int pendconn_dequeue(struct hq_stream *s)
+{
+	int idx = s->pend_pos;
+	struct hq_pendconn *p = hq_pc(idx);
+	qf_lock(&p->queue->lock, L_PD_LOCK);
+	int linked = (int)p->linked;
+	qf_unlock(&p->queue->lock, L_PD_UNLOCK);
+	/* waits for a picker still holding the entry */
+	qf_lock(&p->del_lock, L_PD_DEL_LOCK);
+	qf_unlock(&p->del_lock, L_PD_DEL_UNLOCK);
+	if (linked)
+		return 1;
+	s->flags = (s->flags & ~(SF_DIRECT | SF_ASSIGNED)) | (p->strm_flags & (SF_DIRECT | SF_ASSIGNED));
+	if (p->target >= 0) {
+		s->target = p->target;
+		s->flags |= SF_ASSIGNED;
+	}
+	s->pend_pos = -1;
+	p->freed = 1;
+	return 0;
+}
+
+static void stream_free(struct hq_stream *s)
+{
+	if (s->pend_pos >= 0) {
+		pendconn_unlink(s->pend_pos);
+		W.pc[s->pend_pos].freed = 1;
+		s->pend_pos = -1;
+	}
+	if (s->target >= 0) {
+		struct hq_server *srv = &W.srv[s->target];
+		if (s->flags & SF_CURR_SESS) {
+			s->flags &= ~SF_CURR_SESS;
+			qf_add(&srv->cur_sess, -1, L_CUR_SESS_DEC);
+		}
+		if (may_dequeue_tasks(srv))
+			process_srv_queue(srv);
+	}
+	if (s->srv_conn >= 0) {
+		/* the late release; dc9ce9c26 made it kick the queue */
+		struct hq_server *srv = &W.srv[s->srv_conn];
+		sess_change_server(s, -1, 0);
+		if (!BUG(HQ_BUG_FREE_NODEQ) && may_dequeue_tasks(srv))
+			process_srv_queue(srv);
+	}
+	qf_add(&W.px.beconn, -1, L_BECONN_DEC);
+	s->state = ST_CLO;
+}
+
+static void process_stream(struct hq_stream *s)
+{
+	for (;;) {
+		switch (s->state) {
+		case ST_INI:
+			if (qf_now() < s->arrival)
+				return;
+			qf_note(L_ARRIVE, s->id);
+			qf_add(&W.px.beconn, 1, L_BECONN_INC);
+			s->state = ST_REQ;
+			continue;
+		case ST_REQ:
+			if (srv_redispatch_connect(s))
+				return;
+			s->state = ST_ASS;
+			continue;
+		case ST_QUE:
+			if (pendconn_dequeue(s) == 0) {
+				s->conn_exp = QF_ETERNITY;
+				qf_task_schedule(s->task, QF_ETERNITY);
+				if (s->flags & SF_ASSIGNED) {
+					qf_note(L_PICKED, s->target);
+					s->state = ST_ASS;
+				} else {
+					qf_note(L_REDISPATCHED, s->id);
+					s->state = ST_REQ;
+				}
+				continue;
+			}
+			if (qf_now() < s->conn_exp)
+				return; /* still queued, woken for nothing */
+			hq_oracle_queue_timeout(s);
+			close_with(s, L_TIMEOUT);
+			return;
+		case ST_ASS: {
+			/* connect_server: the slot becomes a live session */
+			struct hq_server *srv = &W.srv[s->target];
+			qf_add(&srv->cur_sess, 1, L_CUR_SESS_INC);
+			s->flags |= SF_CURR_SESS;
+			s->state = ST_EST;
+			s->end_at = qf_now() + s->duration;
+			qf_task_schedule(s->task, s->end_at);
+			qf_note(L_CONNECTED, s->target);
+			return;
+		}
+		case ST_EST: {
+			if (qf_now() < s->end_at)
+				return;
+			/* SC_ST_DIS: the server closed; release the slot, kick the queue */
+			struct hq_server *srv = &W.srv[s->target];
+			if (s->flags & SF_CURR_SESS) {
+				s->flags &= ~SF_CURR_SESS;
+				qf_add(&srv->cur_sess, -1, L_CUR_SESS_DEC);
+			}
+			sess_change_server(s, -1, 0);
+			if (may_dequeue_tasks(srv))
+				process_srv_queue(srv);
+			close_with(s, L_RESP_200);
+			return;
+		}
+		default:
+			return;
+		}
+	}
+}
+
+/* ---- admin events --------------------------------------------------------- */
+
+static void pendconn_redistribute(struct hq_server *s)
+{
+	if (!W.px.redispatch)
+		return;
+	int n = 0;
+	qf_lock(&s->queue.lock, L_RD_LOCK);
+	for (int idx = s->queue.head; idx >= 0;) {
+		struct hq_pendconn *p = hq_pc(idx);
+		int next = p->next;
+		qf_point(L_RD_UNLINK, &s->queue);
+		q_unlink(&s->queue, idx);
+		p->strm_flags &= ~(SF_DIRECT | SF_ASSIGNED);
+		qf_wake(task_of(p->strm), L_RD_WAKE);
+		n++;
+		idx = next;
+	}
+	qf_unlock(&s->queue.lock, L_RD_UNLOCK);
+	if (n) {
+		qf_add(&s->queue.length, -n, L_RD_LENGTH);
+		qf_add(&W.px.totpend, -n, L_RD_LENGTH);
+	}
+}
+
+static void pendconn_grab_from_px(struct hq_server *s)
+{
+	if (!hq_px_ok(s))
+		return;
+	int n = 0;
+	qf_lock(&W.px.queue.lock, L_GR_LOCK);
+	long maxconn = hq_dyn_maxconn(s);
+	for (int idx = W.px.queue.head; idx >= 0;) {
+		if (s->maxconn && s->served + n >= maxconn)
+			break;
+		struct hq_pendconn *p = hq_pc(idx);
+		int next = p->next;
+		qf_point(L_GR_UNLINK, &W.px.queue);
+		q_unlink(&W.px.queue, idx);
+		p->target = s->id; /* no slot reserved: the 111ea83ed problem */
+		qf_wake(task_of(p->strm), L_GR_WAKE);
+		n++;
+		idx = next;
+	}
+	qf_unlock(&W.px.queue.lock, L_GR_UNLOCK);
+	if (n) {
+		qf_add(&W.px.queue.length, -n, L_GR_LENGTH);
+		qf_add(&W.px.totpend, -n, L_GR_LENGTH);
+	}
+}
+
+static void run_event(struct hq_event *e)
+{
+	struct hq_server *s = &W.srv[e->server];
+	switch (e->action) {
+	case ADM_DISABLE:
+		qf_lock(&s->lock, L_ADM_SRV_LOCK);
+		qf_store(&s->down, 1, L_ADM_DISABLE);
+		pendconn_redistribute(s);
+		qf_unlock(&s->lock, L_ADM_SRV_UNLOCK);
+		break;
+	case ADM_ENABLE:
+		qf_lock(&s->lock, L_ADM_SRV_LOCK);
+		qf_store(&s->down, 0, L_ADM_ENABLE);
+		if (BUG(HQ_BUG_GRAB_PX)) {
+			pendconn_grab_from_px(s);
+			qf_unlock(&s->lock, L_ADM_SRV_UNLOCK);
+		} else {
+			qf_unlock(&s->lock, L_ADM_SRV_UNLOCK);
+			if (may_dequeue_tasks(s))
+				process_srv_queue(s);
+		}
+		break;
+	case ADM_MAXCONN:
+		qf_store(&s->maxconn, e->value, L_ADM_MAXCONN);
+		if (e->value > s->maxconn_peak || !e->value)
+			s->maxconn_peak = e->value;
+		if (may_dequeue_tasks(s))
+			process_srv_queue(s);
+		break;
+	}
+}
+
+/* ---- the qf_target glue ----------------------------------------------------- */
+
+static void hq_thread_main(int tid)
+{
+	(void)tid;
+	int task;
+	while ((task = qf_task_next()) >= 0) {
+		int k = W.task_kind[task];
+		if (BUG(HQ_COARSE))
+			qf_lock(&W.px.big, L_BIG_LOCK);
+		if (k >= 0)
+			process_stream(&W.strm[k]);
+		else
+			run_event(&W.ev[-1 - k]);
+		if (BUG(HQ_COARSE))
+			qf_unlock(&W.px.big, L_BIG_UNLOCK);
+	}
+}
+
+static void queue_init(struct hq_queue *q, int sv, int lock_id, int rank)
+{
+	memset(q, 0, sizeof *q);
+	qf_lock_init(&q->lock, lock_id, rank);
+	q->head = q->tail = -1;
+	q->sv = sv;
+}
+
+#define FAIL(...)                                          \
+	do {                                               \
+		snprintf(err, (size_t)errlen, __VA_ARGS__); \
+		return -1;                                 \
+	} while (0)
+
+static int hq_setup(const int32_t *wl, int n, uint32_t variant, char *err, int errlen)
+{
+	if (n < HQ_H_SIZE || wl[HQ_H_LAYOUT] != HQ_LAYOUT)
+		FAIL("workload is not packed for layout %d", HQ_LAYOUT);
+	int nth = wl[HQ_H_THREADS], nsrv = wl[HQ_H_NSRV], nreq = wl[HQ_H_NREQ], nev = wl[HQ_H_NEV];
+	if (nth < 1 || nth > QF_MAX_THREADS)
+		FAIL("threads must be 1..%d", QF_MAX_THREADS);
+	if (nsrv < 1 || nsrv > HQ_MAX_SRV)
+		FAIL("servers must be 1..%d", HQ_MAX_SRV);
+	if (nreq < 0 || nreq > HQ_MAX_REQ)
+		FAIL("requests must be 0..%d", HQ_MAX_REQ);
+	if (nev < 0 || nev > HQ_MAX_EV)
+		FAIL("events must be 0..%d", HQ_MAX_EV);
+	if (n != HQ_H_SIZE + nsrv * HQ_SRV_INTS + nreq * HQ_REQ_INTS + nev * HQ_EV_INTS)
+		FAIL("packed workload has %d ints, layout needs %d", n,
+		     HQ_H_SIZE + nsrv * HQ_SRV_INTS + nreq * HQ_REQ_INTS + nev * HQ_EV_INTS);
+	if (wl[HQ_H_BALANCE] < LB_ROUNDROBIN || wl[HQ_H_BALANCE] > LB_HASH)
+		FAIL("unknown balance %d", wl[HQ_H_BALANCE]);
+	if (wl[HQ_H_TQUEUE] < 1)
+		FAIL("timeout_queue must be >= 1");
+
+	memset(&W, 0, offsetof(struct hq_world, pc));
+	W.variant = variant;
+	W.nthreads = nth;
+	W.nsrv = nsrv;
+	W.nreq = nreq;
+	W.nev = nev;
+	struct hq_proxy *px = &W.px;
+	px->balance = wl[HQ_H_BALANCE];
+	px->timeout_queue = (uint32_t)wl[HQ_H_TQUEUE];
+	px->redispatch = wl[HQ_H_REDISP] != 0;
+	px->maxpollevents = wl[HQ_H_MAXPOLL] > 0 ? wl[HQ_H_MAXPOLL] : 64;
+	px->fullconn = wl[HQ_H_FULLCONN] > 0 ? wl[HQ_H_FULLCONN] : 1;
+	queue_init(&px->queue, -1, 2, RANK_PXQ);
+	qf_lock_init(&px->lb_lock, 1, 0);
+	qf_lock_init(&px->big, 0, 0);
+
+	const int32_t *p = wl + HQ_H_SIZE;
+	for (int i = 0; i < nsrv; i++, p += HQ_SRV_INTS) {
+		struct hq_server *s = &W.srv[i];
+		s->id = i;
+		s->maxconn = s->maxconn_peak = p[0];
+		s->minconn = p[1] > 0 ? p[1] : p[0];
+		s->maxqueue = p[2];
+		s->weight = p[3];
+		s->backup = p[4] != 0;
+		s->down = p[5] != 0;
+		if (s->maxconn < 0 || s->maxqueue < 0 || s->weight < 0)
+			FAIL("server %d: negative setting", i);
+		qf_lock_init(&s->lock, 20 + i, RANK_SERVER);
+		queue_init(&s->queue, i, 10 + i, RANK_SRVQ);
+		s->nodeq_step = s->nodeq_label = s->nodeq_thread = -1;
+	}
+	for (int i = 0; i < nreq; i++, p += HQ_REQ_INTS) {
+		struct hq_stream *s = &W.strm[i];
+		if (p[0] < 0 || p[1] < 0 || p[1] >= nth || p[2] < 0)
+			FAIL("request %d: bad arrival, thread or duration", i);
+		s->id = i;
+		s->arrival = (uint32_t)p[0];
+		s->thread = p[1];
+		s->duration = (uint32_t)p[2];
+		s->key = (uint32_t)p[3];
+		s->state = ST_INI;
+		s->target = s->srv_conn = s->pend_pos = -1;
+		s->conn_exp = s->end_at = QF_ETERNITY;
+		s->stranded_since = QF_ETERNITY;
+		s->full_step = s->full_label = s->full_thread = -1;
+		s->task = qf_task_new(s->thread, i);
+		W.task_kind[s->task] = i;
+		qf_task_schedule(s->task, s->arrival);
+	}
+	for (int i = 0; i < nev; i++, p += HQ_EV_INTS) {
+		struct hq_event *e = &W.ev[i];
+		if (p[0] < 0 || p[1] < 0 || p[1] >= nth || p[2] < ADM_DISABLE || p[2] > ADM_MAXCONN || p[3] < 0 ||
+		    p[3] >= nsrv)
+			FAIL("event %d: bad time, thread, action or server", i);
+		e->at = (uint32_t)p[0];
+		e->action = p[2];
+		e->server = p[3];
+		e->value = p[4];
+		e->task = qf_task_new(p[1], -1);
+		W.task_kind[e->task] = -1 - i;
+		qf_task_schedule(e->task, e->at);
+	}
+	W.npc = 0;
+	W.seq = 0;
+	return nth;
+}
+
+const qf_target qf_target_haproxy_queue = {
+	.name = "haproxy_queue",
+	.n_labels = HQ_NLABELS,
+	.labels = LABEL_NAMES,
+	.label_ids = LABEL_IDS,
+	.setup = hq_setup,
+	.thread_main = hq_thread_main,
+	.quiescent = hq_oracle_quiescent,
+	.finish = hq_oracle_finish,
+	.snapshot = hq_snapshot,
+	.abstract_state = hq_abstract_state,
+};

@@ -1,0 +1,260 @@
+/* model.h - our own C model of HAProxy's server and backend request queues.
+ *
+ * Names and step order follow the upstream description in
+ * ../shared/reference/haproxy-queue.md (functions pendconn_add,
+ * process_srv_queue, may_dequeue_tasks, ...); the code is ours.  Every
+ * access to a shared counter, every queue lock and every wake-up goes through
+ * the qfuzz core (qf.h) so that the scheduler can interleave threads there.
+ */
+#ifndef HQ_MODEL_H
+#define HQ_MODEL_H
+
+#include <stdint.h>
+#include "qf.h"
+
+/* ---- variant bits: each one reverts one upstream fix ------------------ */
+#define HQ_BUG_SEED_SRV (1u << 0)      /* 5541d4995 server half: no re-check after queueing on a server */
+#define HQ_BUG_SEED_PX (1u << 1)       /* 5541d4995 backend half: no pendconn_must_try_again */
+#define HQ_BUG_TRYLOCK (1u << 2)       /* b11495652: process_srv_queue uses a trylock, no dequeuing flag */
+#define HQ_BUG_SERVED_CHECK (1u << 3)  /* 3372a2ea0: served checked, then incremented separately */
+#define HQ_BUG_SKIPLB_SERVED (1u << 4) /* ca275d99c: skip-LB shortcut ignores px.served == 0 */
+#define HQ_BUG_REDIST_PX (1u << 5)     /* 53f52e67a: redistribute ignores the backend queue */
+#define HQ_BUG_GRAB_PX (1u << 6)       /* 111ea83ed: server up uses pendconn_grab_from_px */
+#define HQ_BUG_FREE_NODEQ (1u << 7)    /* dc9ce9c26: stream_free releases a slot without a dequeue */
+#define HQ_COARSE (1u << 31)           /* one giant lock around every task: correct by construction */
+
+/* ---- workload layout (packed by targets/haproxy_queue/__init__.py) ----- */
+#define HQ_LAYOUT 1
+enum { HQ_H_LAYOUT, HQ_H_THREADS, HQ_H_NSRV, HQ_H_NREQ, HQ_H_NEV, HQ_H_BALANCE, HQ_H_TQUEUE, HQ_H_REDISP,
+       HQ_H_MAXPOLL, HQ_H_FULLCONN, HQ_H_SIZE };
+#define HQ_SRV_INTS 6 /* maxconn, minconn, maxqueue, weight, backup, down */
+#define HQ_REQ_INTS 4 /* at, thread, duration, key */
+#define HQ_EV_INTS 5  /* at, thread, action, server, value */
+
+enum { LB_ROUNDROBIN = 0, LB_FIRST = 1, LB_LEASTCONN = 2, LB_HASH = 3 };
+enum { ADM_DISABLE = 0, ADM_ENABLE = 1, ADM_MAXCONN = 2 };
+enum { PATH_NONE = 0, PATH_SERVER = 1, PATH_BACKEND = 2 };
+
+#define HQ_MAX_SRV 8
+#define HQ_MAX_REQ 64
+#define HQ_MAX_EV 16
+#define HQ_MAX_PC 2048
+
+/* ---- trace labels: one per modelled upstream step --------------------- */
+#define HQ_LABELS(X)                                                                   \
+	X(L_ARRIVE, "request arrives")                                                   \
+	X(L_BECONN_INC, "px.beconn++ (stream_set_backend)")                              \
+	X(L_AS_SKIP_PXQLEN, "assign_server: read px.queue.length (skip-LB)")             \
+	X(L_AS_SKIP_BECONN, "assign_server: read px.beconn (skip-LB)")                   \
+	X(L_AS_SKIP_PXSERVED, "assign_server: read px.served (skip-LB, ca275d99c)")      \
+	X(L_AS_SKIPLB_FULL, "assign_server: skip-LB shortcut -> FULL")                   \
+	X(L_LB_LOCK, "LB: take lbprm lock")                                              \
+	X(L_LB_QLEN, "LB: read srv.queue.length")                                        \
+	X(L_LB_SERVED, "LB: read srv.served")                                            \
+	X(L_LB_UNLOCK, "LB: release lbprm lock")                                         \
+	X(L_LB_FULL, "LB: every server full -> FULL")                                    \
+	X(L_LB_PICK, "LB: server chosen")                                                \
+	X(L_ASQ_QLEN, "assign_server_and_queue: read srv.queue.length")                  \
+	X(L_ASQ_SERVED, "assign_server_and_queue: read srv.served")                      \
+	X(L_ASQ_FULL, "assign_server_and_queue: server full -> queue")                   \
+	X(L_ASQ_CAS, "assign_server_and_queue: CAS srv.served (3372a2ea0)")              \
+	X(L_ASQ_MAXQUEUE, "assign_server_and_queue: read srv.queue.length (maxqueue)")   \
+	X(L_SERVED_INC, "srv.served++ (sess_change_server)")                             \
+	X(L_PXSERVED_INC, "px.served++ (sess_change_server)")                            \
+	X(L_SERVED_DEC, "srv.served-- (sess_change_server)")                             \
+	X(L_PXSERVED_DEC, "px.served-- (sess_change_server)")                            \
+	X(L_LB_HOOK_LOCK, "LB hook: take lbprm lock")                                    \
+	X(L_LB_HOOK_UNLOCK, "LB hook: release lbprm lock")                               \
+	X(L_PADD_LENGTH, "pendconn_add: queue.length++")                                 \
+	X(L_PADD_LOCK, "pendconn_add: lock queue")                                       \
+	X(L_PADD_INSERT, "pendconn_add: insert entry")                                   \
+	X(L_PADD_UNLOCK, "pendconn_add: unlock queue")                                   \
+	X(L_PADD_TOTPEND, "pendconn_add: px.totpend++")                                  \
+	X(L_MTA_LINKED, "pendconn_must_try_again: read linked")                          \
+	X(L_MTA_SERVED, "pendconn_must_try_again: read served")                          \
+	X(L_MTA_LOCK, "pendconn_must_try_again: lock queue")                             \
+	X(L_MTA_DEL_LOCK, "pendconn_must_try_again: lock del_lock")                      \
+	X(L_MTA_UNLINK, "pendconn_must_try_again: unlink own entry")                     \
+	X(L_MTA_DEL_UNLOCK, "pendconn_must_try_again: unlock del_lock")                  \
+	X(L_MTA_UNLOCK, "pendconn_must_try_again: unlock queue")                         \
+	X(L_MTA_LENGTH, "pendconn_must_try_again: queue.length--")                       \
+	X(L_MTA_TOTPEND, "pendconn_must_try_again: px.totpend--")                        \
+	X(L_BALANCE_AGAIN, "assign_server_and_queue: balance_again")                     \
+	X(L_QUEUED, "queued (SC_ST_QUE), timeout queue armed")                           \
+	X(L_MD_SRVQLEN, "may_dequeue_tasks: read srv.queue.length")                      \
+	X(L_MD_PXQLEN, "may_dequeue_tasks: read px.queue.length")                        \
+	X(L_MD_CURSESS, "may_dequeue_tasks: read srv.cur_sess")                          \
+	X(L_PSQ_SERVED, "process_srv_queue: read srv.served")                            \
+	X(L_PSQ_TRYLOCK, "process_srv_queue: trylock server queue")                      \
+	X(L_PSQ_DEQ_XCHG, "process_srv_queue: xchg dequeuing flag (b11495652)")          \
+	X(L_PSQ_LOCK, "process_srv_queue: lock server queue")                            \
+	X(L_PSQ_RESERVE, "process_srv_queue: CAS srv.served (3372a2ea0)")                \
+	X(L_PSQ_UNRESERVE, "process_srv_queue: give back unused slot")                   \
+	X(L_PSQ_SERVED_INC, "process_srv_queue: srv.served++")                           \
+	X(L_PSQ_DEQ_CLR, "process_srv_queue: clear dequeuing flag")                      \
+	X(L_PSQ_UNLOCK, "process_srv_queue: unlock server queue")                        \
+	X(L_PSQ_TOTPEND, "process_srv_queue: px.totpend -= done")                        \
+	X(L_PSQ_PXSERVED, "process_srv_queue: px.served += done")                        \
+	X(L_PNS_SRVQLEN, "pendconn_process_next_strm: read srv.queue.length")            \
+	X(L_PNS_PXQLEN, "pendconn_process_next_strm: read px.queue.length")              \
+	X(L_PNS_PXLOCK, "pendconn_process_next_strm: lock px queue")                     \
+	X(L_PNS_PXUNLOCK, "pendconn_process_next_strm: unlock px queue")                 \
+	X(L_PNS_EMPTY, "pendconn_process_next_strm: nothing to pick")                    \
+	X(L_PNS_DEL_LOCK, "pendconn_process_next_strm: lock del_lock")                   \
+	X(L_PNS_UNLINK, "pendconn_process_next_strm: unlink picked entry")               \
+	X(L_PNS_WAKE, "pendconn_process_next_strm: wake picked stream")                  \
+	X(L_PNS_DEL_UNLOCK, "pendconn_process_next_strm: unlock del_lock")               \
+	X(L_PNS_PXLEN_DEC, "pendconn_process_next_strm: px.queue.length--")              \
+	X(L_PNS_SRVLEN_DEC, "pendconn_process_next_strm: srv.queue.length--")            \
+	X(L_PD_LOCK, "pendconn_dequeue: lock queue")                                     \
+	X(L_PD_UNLOCK, "pendconn_dequeue: unlock queue")                                 \
+	X(L_PD_DEL_LOCK, "pendconn_dequeue: lock del_lock")                              \
+	X(L_PD_DEL_UNLOCK, "pendconn_dequeue: unlock del_lock")                          \
+	X(L_PICKED, "dequeued: slot handed over (SC_ST_ASS)")                            \
+	X(L_REDISPATCHED, "dequeued without a server: balance again")                    \
+	X(L_PU_LOCK, "pendconn_unlink: lock queue")                                      \
+	X(L_PU_DEL_LOCK, "pendconn_unlink: lock del_lock")                               \
+	X(L_PU_UNLINK, "pendconn_unlink: unlink entry")                                  \
+	X(L_PU_DEL_UNLOCK, "pendconn_unlink: unlock del_lock")                           \
+	X(L_PU_UNLOCK, "pendconn_unlink: unlock queue")                                  \
+	X(L_PU_LENGTH, "pendconn_unlink: queue.length--")                                \
+	X(L_PU_TOTPEND, "pendconn_unlink: px.totpend--")                                 \
+	X(L_CUR_SESS_INC, "connect_server: srv.cur_sess++")                              \
+	X(L_CONNECTED, "connected, request sent to the server")                          \
+	X(L_CUR_SESS_DEC, "server side closed (SC_ST_DIS): srv.cur_sess--")              \
+	X(L_RESP_200, "response 200")                                                    \
+	X(L_TIMEOUT, "timeout queue expired: 503 sQ")                                    \
+	X(L_RESP_SQ, "server queue full (maxqueue): 503 SQ")                             \
+	X(L_RESP_NOSRV, "no server available: 503")                                      \
+	X(L_RESP_INTERNAL, "internal error: 500")                                        \
+	X(L_BECONN_DEC, "px.beconn-- (stream freed)")                                    \
+	X(L_BIG_LOCK, "coarse: take the giant lock")                                     \
+	X(L_BIG_UNLOCK, "coarse: release the giant lock")                                \
+	X(L_ADM_SRV_LOCK, "admin: lock server")                                          \
+	X(L_ADM_SRV_UNLOCK, "admin: unlock server")                                      \
+	X(L_ADM_DISABLE, "admin: disable server (maintenance)")                          \
+	X(L_ADM_ENABLE, "admin: enable server")                                          \
+	X(L_ADM_MAXCONN, "admin: set maxconn server")                                    \
+	X(L_RD_LOCK, "pendconn_redistribute: lock queue")                                \
+	X(L_RD_UNLINK, "pendconn_redistribute: unlink entry")                            \
+	X(L_RD_WAKE, "pendconn_redistribute: wake stream")                               \
+	X(L_RD_UNLOCK, "pendconn_redistribute: unlock queue")                            \
+	X(L_RD_LENGTH, "pendconn_redistribute: queue.length -= n")                       \
+	X(L_GR_LOCK, "pendconn_grab_from_px: lock px queue")                             \
+	X(L_GR_UNLINK, "pendconn_grab_from_px: unlink entry")                            \
+	X(L_GR_WAKE, "pendconn_grab_from_px: wake stream")                               \
+	X(L_GR_UNLOCK, "pendconn_grab_from_px: unlock px queue")                         \
+	X(L_GR_LENGTH, "pendconn_grab_from_px: px.queue.length -= n")                    \
+	X(L_INV_SERVED_NEG, "invariant: srv.served >= 0")                                \
+	X(L_INV_SERVED_MAX, "invariant: srv.served <= maxconn")                          \
+	X(L_INV_CURSESS, "invariant: 0 <= srv.cur_sess <= maxconn")                      \
+	X(L_INV_QLEN, "invariant: queue.length == linked entries")                       \
+	X(L_INV_PXSERVED, "invariant: px.served == sum of srv.served")                   \
+	X(L_INV_TOTPEND, "invariant: px.totpend == sum of queue lengths")                \
+	X(L_INV_BECONN, "invariant: px.beconn == live streams")                          \
+	X(L_INV_UAF, "invariant: no pendconn used after free")                           \
+	X(L_INV_LEAK, "invariant: everything released at the end")                       \
+	X(L_INV_UNFINISHED, "invariant: every request ends")
+
+#define X(e, s) e,
+enum hq_label { HQ_LABELS(X) HQ_NLABELS };
+#undef X
+
+/* ---- state ------------------------------------------------------------- */
+enum { ST_INI, ST_REQ, ST_QUE, ST_ASS, ST_EST, ST_CLO };
+#define SF_ASSIGNED 1
+#define SF_DIRECT 2
+#define SF_CURR_SESS 4
+
+struct hq_queue {
+	qf_lock_t lock;
+	long length;  /* atomic, read without the lock all over */
+	int head, tail; /* linked list of pendconn indexes, oldest first */
+	int sv;       /* server index, -1 for the backend queue */
+};
+
+struct hq_server {
+	int id;
+	long maxconn; /* may change at run time (set maxconn) */
+	long maxconn_peak; /* the highest limit it ever had (the invariant's bound) */
+	int minconn, maxqueue, weight, backup;
+	long down;    /* maintenance */
+	long served, cur_sess;
+	long dequeuing; /* b11495652 */
+	qf_lock_t lock; /* SERVER_LOCK */
+	struct hq_queue queue;
+	/* oracle bookkeeping: the last time a release-side path chose not to dequeue */
+	int nodeq_step, nodeq_label, nodeq_thread;
+};
+
+struct hq_pendconn {
+	long linked;
+	int strm;
+	int target;    /* server that picked it, -1 while queued */
+	int strm_flags;
+	int prev, next;
+	uint32_t key;  /* enqueue order (time, then sequence) */
+	struct hq_queue *queue;
+	qf_lock_t del_lock;
+	int freed;
+};
+
+struct hq_stream {
+	int id, thread, task;
+	int state, flags;
+	int target;    /* server index or -1 */
+	int srv_conn;  /* server whose slot this stream holds, or -1 */
+	int pend_pos;  /* pendconn index or -1 */
+	uint32_t arrival, duration, key, conn_exp, end_at;
+	int result;    /* 0 while running, else a L_RESP_* / L_TIMEOUT label */
+	/* oracle bookkeeping */
+	int full_step, full_label, full_thread; /* the check that decided to queue */
+	uint32_t queued_at;
+	uint32_t stranded_since; /* QF_ETERNITY while never stranded */
+	int strand_path, strand_srv;
+	int strand_rel_step, strand_rel_label, strand_rel_thread;
+};
+
+struct hq_event {
+	int task, action, server, value;
+	uint32_t at;
+};
+
+struct hq_proxy {
+	int balance, redispatch, maxpollevents, fullconn;
+	uint32_t timeout_queue;
+	long served, beconn, totpend;
+	struct hq_queue queue;
+	qf_lock_t lb_lock;
+	qf_lock_t big; /* coarse only */
+	int rr_next;
+};
+
+struct hq_world {
+	uint32_t variant;
+	int nthreads, nsrv, nreq, nev, npc;
+	uint32_t seq;
+	struct hq_proxy px;
+	struct hq_server srv[HQ_MAX_SRV];
+	struct hq_stream strm[HQ_MAX_REQ];
+	struct hq_event ev[HQ_MAX_EV];
+	struct hq_pendconn pc[HQ_MAX_PC];
+	int task_kind[QF_MAX_TASKS]; /* >= 0: stream id; < 0: -1 - event id */
+};
+
+extern struct hq_world W;
+
+#define BUG(b) ((W.variant & (b)) != 0)
+
+/* shared between model.c and oracle.c */
+long hq_dyn_maxconn(const struct hq_server *s);
+int hq_usable(const struct hq_server *s);
+int hq_px_ok(const struct hq_server *s);
+struct hq_pendconn *hq_pc(int idx);
+void hq_oracle_quiescent(void);
+void hq_oracle_finish(void);
+void hq_oracle_queue_timeout(struct hq_stream *s);
+int hq_snapshot(int32_t *out);
+uint32_t hq_abstract_state(void);
+
+#endif

@@ -1,0 +1,224 @@
+/* oracle.c - what counts as a bug in the haproxy_queue model.
+ *
+ * STUCK: at a quiescent point (no thread can run) a queued request is
+ * *stranded* when a server able to serve it has a free slot: for a server
+ * queue that server, for the backend queue any server allowed to take from
+ * it.  Nothing but a timer can then change the state, so unless a later event
+ * rescues it the request waits out `timeout queue`.  A stranded request that
+ * reaches its timeout is STUCK.  Requests that time out while every eligible
+ * server stayed busy were never stranded: legitimate overload, not flagged.
+ *
+ * SAFETY: counters and queues agree with each other at quiescent points, and
+ * everything is released at the end.
+ */
+#include "model.h"
+
+#include <stdio.h>
+
+static void fail_inv(int label, int object, const char *detail)
+{
+	qf_verdict v;
+	qf_verdict_init(&v, QF_SAFETY);
+	v.label_a = label;
+	v.object = object;
+	snprintf(v.detail, sizeof v.detail, "%s", detail);
+	qf_fail(&v);
+}
+
+static int count_linked(const struct hq_queue *q)
+{
+	int n = 0;
+	for (int i = q->head; i >= 0; i = W.pc[i].next)
+		n++;
+	return n;
+}
+
+static void check_invariants(void)
+{
+	char buf[200];
+	long sum_served = 0, sum_len = 0;
+	for (int i = 0; i < W.nsrv; i++) {
+		const struct hq_server *s = &W.srv[i];
+		if (s->served < 0) {
+			snprintf(buf, sizeof buf, "server %d: served is %ld", i, s->served);
+			fail_inv(L_INV_SERVED_NEG, i, buf);
+		}
+		if (s->maxconn_peak && s->served > s->maxconn_peak) {
+			snprintf(buf, sizeof buf, "server %d: served %ld above maxconn %ld", i, s->served, s->maxconn_peak);
+			fail_inv(L_INV_SERVED_MAX, i, buf);
+		}
+		if (s->cur_sess < 0 || (s->maxconn_peak && s->cur_sess > s->maxconn_peak)) {
+			snprintf(buf, sizeof buf, "server %d: cur_sess %ld outside 0..maxconn %ld", i, s->cur_sess,
+				 s->maxconn_peak);
+			fail_inv(L_INV_CURSESS, i, buf);
+		}
+		int linked = count_linked(&s->queue);
+		if (s->queue.length != linked) {
+			snprintf(buf, sizeof buf, "server %d: queue.length %ld but %d entries linked", i, s->queue.length,
+				 linked);
+			fail_inv(L_INV_QLEN, i, buf);
+		}
+		sum_served += s->served;
+		sum_len += s->queue.length;
+	}
+	int linked = count_linked(&W.px.queue);
+	if (W.px.queue.length != linked) {
+		snprintf(buf, sizeof buf, "backend: queue.length %ld but %d entries linked", W.px.queue.length, linked);
+		fail_inv(L_INV_QLEN, -1, buf);
+	}
+	sum_len += W.px.queue.length;
+	if (W.px.served != sum_served) {
+		snprintf(buf, sizeof buf, "px.served %ld but servers hold %ld", W.px.served, sum_served);
+		fail_inv(L_INV_PXSERVED, -1, buf);
+	}
+	if (W.px.totpend != sum_len) {
+		snprintf(buf, sizeof buf, "px.totpend %ld but queues hold %ld", W.px.totpend, sum_len);
+		fail_inv(L_INV_TOTPEND, -1, buf);
+	}
+	long live = 0;
+	for (int i = 0; i < W.nreq; i++)
+		live += W.strm[i].state != ST_INI && W.strm[i].state != ST_CLO;
+	if (W.px.beconn != live) {
+		snprintf(buf, sizeof buf, "px.beconn %ld but %ld streams alive", W.px.beconn, live);
+		fail_inv(L_INV_BECONN, -1, buf);
+	}
+}
+
+static int has_free_slot(const struct hq_server *s)
+{
+	return !s->maxconn || s->served < hq_dyn_maxconn(s);
+}
+
+static void mark_stranded(struct hq_stream *s, int path, int srv, const struct hq_server *rel)
+{
+	if (s->stranded_since != QF_ETERNITY)
+		return;
+	s->stranded_since = qf_now();
+	s->strand_path = path;
+	s->strand_srv = srv;
+	s->strand_rel_step = rel ? rel->nodeq_step : -1;
+	s->strand_rel_label = rel ? rel->nodeq_label : -1;
+	s->strand_rel_thread = rel ? rel->nodeq_thread : -1;
+}
+
+static void find_stranded(void)
+{
+	for (int i = 0; i < W.nsrv; i++) {
+		struct hq_server *s = &W.srv[i];
+		if (!hq_usable(s) || !has_free_slot(s))
+			continue;
+		for (int e = s->queue.head; e >= 0; e = W.pc[e].next)
+			mark_stranded(&W.strm[W.pc[e].strm], PATH_SERVER, i, s);
+	}
+	if (W.px.queue.head < 0)
+		return;
+	/* any server allowed to take from the backend queue with a free slot;
+	 * its last decision not to dequeue is the releaser's critical event */
+	const struct hq_server *best = 0;
+	for (int i = 0; i < W.nsrv; i++) {
+		const struct hq_server *s = &W.srv[i];
+		if (hq_px_ok(s) && has_free_slot(s) && (!best || s->nodeq_step > best->nodeq_step))
+			best = s;
+	}
+	if (!best)
+		return;
+	for (int e = W.px.queue.head; e >= 0; e = W.pc[e].next)
+		mark_stranded(&W.strm[W.pc[e].strm], PATH_BACKEND, best->id, best);
+}
+
+void hq_oracle_quiescent(void)
+{
+	check_invariants();
+	find_stranded();
+}
+
+void hq_oracle_queue_timeout(struct hq_stream *s)
+{
+	if (s->stranded_since == QF_ETERNITY)
+		return; /* every server it could use stayed busy: a legitimate timeout */
+	/* Requests that queued behind a stranded one are stranded too; report
+	 * the first one queued, whose check-then-act lost the race. */
+	for (int i = 0; i < W.nreq; i++) {
+		struct hq_stream *o = &W.strm[i];
+		if (o->state == ST_QUE && o->stranded_since != QF_ETERNITY &&
+		    (o->queued_at < s->queued_at || (o->queued_at == s->queued_at && o->full_step < s->full_step)))
+			s = o;
+	}
+	qf_verdict v;
+	qf_verdict_init(&v, QF_STUCK);
+	v.path = s->strand_path;
+	v.request = s->id;
+	v.object = s->strand_srv;
+	v.label_a = s->full_label;
+	v.step_a = s->full_step;
+	v.thread_a = s->full_thread;
+	v.label_b = s->strand_rel_label;
+	v.step_b = s->strand_rel_step;
+	v.thread_b = s->strand_rel_thread;
+	v.t_from = s->stranded_since;
+	v.t_at = qf_now();
+	snprintf(v.detail, sizeof v.detail,
+		 "request %d waited in the %s queue from t=%u to its timeout at t=%u while server %d had a free slot",
+		 s->id, s->strand_path == PATH_SERVER ? "server" : "backend", s->queued_at, qf_now(), s->strand_srv);
+	qf_fail(&v);
+}
+
+void hq_oracle_finish(void)
+{
+	char buf[200];
+	for (int i = 0; i < W.nreq; i++)
+		if (W.strm[i].state != ST_CLO) {
+			qf_verdict v;
+			qf_verdict_init(&v, QF_DEADLOCK);
+			v.request = i;
+			v.label_a = L_INV_UNFINISHED;
+			snprintf(v.detail, sizeof v.detail, "request %d never finished and nothing is left to run", i);
+			qf_fail(&v);
+		}
+	check_invariants();
+	for (int i = 0; i < W.nsrv; i++)
+		if (W.srv[i].served || W.srv[i].cur_sess || W.srv[i].queue.length) {
+			snprintf(buf, sizeof buf, "server %d ends with served %ld, cur_sess %ld, queue %ld", i,
+				 W.srv[i].served, W.srv[i].cur_sess, W.srv[i].queue.length);
+			fail_inv(L_INV_LEAK, i, buf);
+		}
+	if (W.px.served || W.px.beconn || W.px.queue.length || W.px.totpend) {
+		snprintf(buf, sizeof buf, "backend ends with served %ld, beconn %ld, queue %ld, totpend %ld", W.px.served,
+			 W.px.beconn, W.px.queue.length, W.px.totpend);
+		fail_inv(L_INV_LEAK, -1, buf);
+	}
+}
+
+/* key counters for each trace entry: px.served, px.qlen, beconn, totpend,
+ * then served, cur_sess, qlen of every server (the Python descriptor names them) */
+int hq_snapshot(int32_t *out)
+{
+	int n = 0;
+	out[n++] = (int32_t)W.px.served;
+	out[n++] = (int32_t)W.px.queue.length;
+	out[n++] = (int32_t)W.px.beconn;
+	out[n++] = (int32_t)W.px.totpend;
+	for (int i = 0; i < W.nsrv && n + 3 <= QF_MAX_COUNTERS; i++) {
+		out[n++] = (int32_t)W.srv[i].served;
+		out[n++] = (int32_t)W.srv[i].cur_sess;
+		out[n++] = (int32_t)W.srv[i].queue.length;
+	}
+	return n;
+}
+
+static uint32_t bucket(long v)
+{
+	return v <= 0 ? 0 : v == 1 ? 1 : v <= 3 ? 2 : 3;
+}
+
+/* coverage feedback: a bucketed picture of the queues at a quiescent point */
+uint32_t hq_abstract_state(void)
+{
+	uint32_t h = bucket(W.px.served) | bucket(W.px.queue.length) << 2;
+	int stranded = 0;
+	for (int i = 0; i < W.nreq; i++)
+		stranded |= W.strm[i].stranded_since != QF_ETERNITY;
+	for (int i = 0; i < W.nsrv && i < 4; i++)
+		h |= (bucket(W.srv[i].served) | bucket(W.srv[i].queue.length) << 2) << (4 + 4 * i);
+	return h << 1 | (uint32_t)stranded;
+}
