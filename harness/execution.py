@@ -95,6 +95,7 @@ class Execution:
     decisions: bytes
     steps: int
     switches: int
+    preemptions: int  # switches away from a thread that could have gone on
     end_time: int
     nthreads: int
     raw_trace: bytes = field(repr=False, default=b"")
@@ -105,10 +106,6 @@ class Execution:
     def failed(self) -> bool:
         return not self.verdict.ok
 
-    @property
-    def preemptions(self) -> int:
-        """Decisions that did not keep the thread the strategy would keep by default."""
-        return sum(1 for d in self.decisions if d)
 
     @cached_property
     def counter_names(self) -> list[str]:

@@ -76,6 +76,7 @@ def run(
         decisions=r["decisions"],
         steps=r["steps"],
         switches=r["switches"],
+        preemptions=r["preemptions"],
         end_time=r["end_time"],
         nthreads=r["nthreads"],
         raw_trace=r["trace"],

@@ -45,7 +45,7 @@ class Variant:
     bits: int
     about: str
     expect: str  # "bugs", "clean", or "clean as far as upstream knows"
-    shows: tuple[Pattern, ...] = ()  # failures it may show (known bugs of this tree)
+    shows: tuple[Pattern, ...] = ()  # failures it may show (known bugs of this tree), most specific first
     must_show: tuple[Pattern, ...] = ()  # failures a campaign must find (canaries)
 
     @property

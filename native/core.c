@@ -72,6 +72,7 @@ static struct {
 	int step;
 	int budget;
 	int switches;
+	int preemptions;
 	qf_task tasks[QF_MAX_TASKS];
 	int ntasks;
 	qf_sched sched;
@@ -326,6 +327,8 @@ static int next_thread(int me, int exclude_me)
 				idx = 0;
 			if (C.ndec < C.dec_cap)
 				C.dec[C.ndec++] = (uint8_t)idx;
+			if (me_can_run && idx)
+				C.preemptions++; /* switched away from a thread that could go on */
 		}
 		return cand[idx];
 	}
@@ -675,6 +678,7 @@ int qf_run(const qf_run_args *a, qf_run_result *r)
 	C.step = 0;
 	C.budget = a->budget > 0 ? a->budget : 100000;
 	C.switches = 0;
+	C.preemptions = 0;
 	C.ntasks = 0;
 	C.ndec = 0;
 	C.trace_n = 0;
@@ -759,6 +763,7 @@ int qf_run(const qf_run_args *a, qf_run_result *r)
 	r->verdict = C.verdict;
 	r->steps = C.step;
 	r->switches = C.switches;
+	r->preemptions = C.preemptions;
 	r->end_time = C.now;
 	r->nthreads = n;
 	r->decisions = C.dec;

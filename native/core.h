@@ -58,6 +58,7 @@ typedef struct qf_run_result {
 	qf_verdict verdict;
 	int steps;
 	int switches;
+	int preemptions;
 	uint32_t end_time;
 	int nthreads;
 	const uint8_t *decisions;

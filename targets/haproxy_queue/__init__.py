@@ -37,6 +37,9 @@ OVERSHOOT = Pattern(
 TRYLOCK_LOSS = Pattern(
     "STUCK", "*", "*", "PSQ_TRYLOCK", why="b11495652: process_srv_queue's trylock lost to a holder that does not re-check"
 )
+LATE_RELEASE = Pattern(
+    "STUCK", "*", "*", "FREE_NODEQ", why="dc9ce9c26: stream_free released a slot without a dequeue (fixed Dec 2024)"
+)
 ENDLESS_LOOP = Pattern(
     "LIVELOCK", "*", "BALANCE_AGAIN", why="b11495652 / GH #2711: balance_again spins while nobody can dequeue"
 )
@@ -49,7 +52,7 @@ VARIANTS = {
             TREE_2024_07,
             "the tree at 1a8f3a368, just before 5541d4995: trylock dequeuer, no re-checks",
             "bugs",
-            shows=(STUCK_SERVER, STUCK_BACKEND, OVERSHOOT),
+            shows=(LATE_RELEASE, STUCK_SERVER, STUCK_BACKEND, OVERSHOOT),
             must_show=(STUCK_SERVER, STUCK_BACKEND),
         ),
         Variant(
@@ -57,7 +60,7 @@ VARIANTS = {
             TREE_2024_07 & ~BUG_SEED_SRV,
             "only the server-queue half of 5541d4995 (re-check and process_srv_queue in srv_redispatch_connect)",
             "bugs",
-            shows=(STUCK_BACKEND, OVERSHOOT, TRYLOCK_LOSS),
+            shows=(LATE_RELEASE, TRYLOCK_LOSS, STUCK_BACKEND, OVERSHOOT),
             must_show=(STUCK_BACKEND,),
         ),
         Variant(
@@ -65,14 +68,14 @@ VARIANTS = {
             TREE_2024_07 & ~(BUG_SEED_SRV | BUG_SEED_PX),
             "both halves of 5541d4995, as upstream shipped them; the trylock residual (b11495652) remains",
             "bugs",
-            shows=(OVERSHOOT, TRYLOCK_LOSS, ENDLESS_LOOP),
+            shows=(LATE_RELEASE, TRYLOCK_LOSS, ENDLESS_LOOP, OVERSHOOT),
         ),
         Variant(
             "dequeuing-fix",
             TREE_2024_07 & ~(BUG_SEED_SRV | BUG_SEED_PX | BUG_TRYLOCK),
             "seed-fix plus b11495652 (atomic dequeuing flag, then a blocking lock); believed closed upstream",
             "bugs",
-            shows=(OVERSHOOT,),
+            shows=(LATE_RELEASE, OVERSHOOT),
         ),
         Variant(
             "fixed",

@@ -642,7 +642,10 @@ static void stream_free(struct hq_stream *s)
 		/* the late release; dc9ce9c26 made it kick the queue */
 		struct hq_server *srv = &W.srv[s->srv_conn];
 		sess_change_server(s, -1, 0);
-		if (!BUG(HQ_BUG_FREE_NODEQ) && may_dequeue_tasks(srv))
+		if (BUG(HQ_BUG_FREE_NODEQ)) {
+			note_nodeq(srv, L_FREE_NODEQ);
+			qf_note(L_FREE_NODEQ, srv->id);
+		} else if (may_dequeue_tasks(srv))
 			process_srv_queue(srv);
 	}
 	qf_add(&W.px.beconn, -1, L_BECONN_DEC);

@@ -128,6 +128,7 @@ enum { PATH_NONE = 0, PATH_SERVER = 1, PATH_BACKEND = 2 };
 	X(L_RESP_NOSRV, "no server available: 503")                                      \
 	X(L_RESP_INTERNAL, "internal error: 500")                                        \
 	X(L_BECONN_DEC, "px.beconn-- (stream freed)")                                    \
+	X(L_FREE_NODEQ, "stream_free: late slot release, no dequeue (dc9ce9c26)")        \
 	X(L_BIG_LOCK, "coarse: take the giant lock")                                     \
 	X(L_BIG_UNLOCK, "coarse: release the giant lock")                                \
 	X(L_ADM_SRV_LOCK, "admin: lock server")                                          \

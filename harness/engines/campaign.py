@@ -1,0 +1,155 @@
+"""Seeded campaigns: the core's random, PCT and POS strategies over a fixed
+workload or the target's workload mix.  Every new unique failure is
+minimized and stored in the corpus; a campaign is deterministic for a given
+seed and number of executions."""
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from ..corpus import Corpus, Stored
+from ..execution import Execution
+from ..minimizer import Minimized, minimize
+from ..reproducer import from_execution, now_iso
+from ..runner import run
+from ..schedulers import make
+from ..target import Pattern, Target, Workload
+
+SCHEDULES_PER_WORKLOAD = 16  # drawn from the mix, a workload serves this many schedules
+
+
+@dataclass
+class Finding:
+    signature: str
+    first_execution: int
+    first_seconds: float
+    execution: Execution  # minimized when minimization is on
+    count: int = 1
+    expected: Optional[Pattern] = None
+    minimized: Optional[Minimized] = None
+    stored: Optional[Stored] = None
+
+    @property
+    def kind(self) -> str:
+        return self.execution.verdict.kind
+
+    @property
+    def path(self) -> str:
+        return self.execution.verdict.path
+
+
+@dataclass
+class CampaignResult:
+    executions: int = 0
+    seconds: float = 0.0
+    findings: dict[str, Finding] = field(default_factory=dict)
+
+    @property
+    def exec_per_second(self) -> float:
+        return self.executions / self.seconds if self.seconds else 0.0
+
+
+def schedule_seed(seed: int, i: int) -> int:
+    return (seed * 1_000_003 + i) % (1 << 63)
+
+
+class Campaign:
+    def __init__(
+        self,
+        target: Target,
+        variant: str,
+        strategy: str = "pct",
+        *,
+        seed: int = 0,
+        workload: Optional[Workload] = None,
+        corpus: Optional[Corpus] = None,
+        minimize_seconds: float = 5.0,
+        params: Optional[dict[str, Any]] = None,
+    ):
+        self.target = target
+        self.variant = target.variant(variant)
+        self.strategy = strategy
+        self.seed = seed
+        self.workload = workload
+        self.corpus = corpus
+        self.minimize_seconds = minimize_seconds
+        self.params = dict(params or {})
+        make(strategy, 0, **self.params)  # validate the name and parameters now
+
+    def workload_for(self, i: int) -> Workload:
+        if self.workload is not None:
+            return self.workload
+        rnd = random.Random(schedule_seed(self.seed, i // SCHEDULES_PER_WORKLOAD))
+        return self.target.workload(self.target.generate(rnd))
+
+    def run(
+        self,
+        *,
+        seconds: Optional[float] = None,
+        runs: Optional[int] = None,
+        on_new: Optional[Callable[[Finding], None]] = None,
+        on_tick: Optional[Callable[[CampaignResult], None]] = None,
+        stop: Optional[Callable[[Finding], bool]] = None,
+    ) -> CampaignResult:
+        """Run until `seconds` or `runs` is reached (or `stop(finding)` is true
+        for a new finding)."""
+        result = CampaignResult()
+        start = time.monotonic()
+        next_tick = start + 0.25
+        w: Optional[Workload] = None
+        i = 0
+        while True:
+            now = time.monotonic()
+            if (runs is not None and i >= runs) or (seconds is not None and now - start >= seconds):
+                break
+            if on_tick and now >= next_tick:
+                result.executions, result.seconds = i, now - start
+                on_tick(result)
+                next_tick = now + 0.25
+            if w is None or (self.workload is None and i % SCHEDULES_PER_WORKLOAD == 0):
+                w = self.workload_for(i)
+            ex = run(self.target, self.variant.name, w, make(self.strategy, schedule_seed(self.seed, i), **self.params), trace=False)
+            i += 1
+            if not ex.failed:
+                continue
+            sig = ex.verdict.signature
+            if sig in result.findings:
+                result.findings[sig].count += 1
+                continue
+            finding = self._new_finding(ex, i, time.monotonic() - start)
+            result.findings[sig] = finding
+            if on_new:
+                on_new(finding)
+            if stop and stop(finding):
+                break
+        result.executions, result.seconds = i, time.monotonic() - start
+        return result
+
+    def _new_finding(self, ex: Execution, i: int, elapsed: float) -> Finding:
+        v = ex.verdict
+        finding = Finding(
+            v.signature, i, elapsed, ex, expected=self.variant.explains(v.kind, v.path, *v.labels)
+        )
+        if self.minimize_seconds > 0:
+            finding.minimized = minimize(ex, seconds=self.minimize_seconds)
+            finding.execution = finding.minimized.execution
+        else:
+            finding.execution = run(ex.target, ex.variant, ex.workload, ex.scheduler)  # with its trace
+        if self.corpus is not None:
+            rep = from_execution(
+                finding.execution,
+                found={
+                    "engine": self.strategy,
+                    "seed": self.seed,
+                    "schedule": ex.scheduler.to_json(),
+                    "executions": i,
+                    "seconds": round(elapsed, 3),
+                    "date": now_iso(),
+                },
+            )
+            if finding.minimized:
+                rep.minimized = {"before": finding.minimized.before.to_json(), "after": finding.minimized.after.to_json()}
+            finding.stored = self.corpus.store(rep)
+        return finding
