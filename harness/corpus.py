@@ -1,9 +1,11 @@
-"""corpus/<target>/: one minimized reproducer per failure signature.
+"""corpus/<target>/: one minimized reproducer per variant and failure signature.
 
-A new reproducer for a known signature replaces the stored one only if it
-is strictly smaller; the old file then moves to superseded/ (nothing is ever
-overwritten or lost).  Stores are serialized with a lock file, so parallel
-workers can share a corpus."""
+The key includes the variant because the same signature on two variants is
+two facts (the seed bug on pre-fix and the trylock residual on seed-fix
+share one).  A new reproducer for a known key replaces the stored one only
+if it is strictly smaller; the old file then moves to superseded/ (nothing
+is ever overwritten or lost).  Stores are serialized with a lock file, so
+parallel workers can share a corpus."""
 from __future__ import annotations
 
 import fcntl
@@ -46,9 +48,9 @@ class Corpus:
             except ReproducerError:
                 continue  # not ours to judge here; `qfuzz repro` reports it
 
-    def find(self, signature: str) -> Optional[Reproducer]:
+    def find(self, variant: str, signature: str) -> Optional[Reproducer]:
         for rep in self.reproducers():
-            if rep.signature == signature and rep.target == self.target:
+            if rep.signature == signature and rep.variant == variant and rep.target == self.target:
                 return rep
         return None
 
@@ -64,10 +66,10 @@ class Corpus:
 
     def store(self, rep: Reproducer) -> Stored:
         with self._locked():
-            old = self.find(rep.signature)
+            old = self.find(rep.variant, rep.signature)
             if old is not None and old.size() <= rep.size():
                 return Stored("kept", old.path)  # type: ignore[arg-type]
-            path = self.dir / f"{slug(rep.signature)}-{rep.content_id()}.json"
+            path = self.dir / f"{rep.variant}--{slug(rep.signature)}-{rep.content_id()}.json"
             if not write_new(path, rep.dumps()):
                 return Stored("kept", path)
             rep.path = path

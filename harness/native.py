@@ -19,6 +19,7 @@ CORE_LABELS: dict[int, tuple[str, str]] = {
     core.LABEL_CORE + 4: ("IDLE", "nothing to do"),
     core.LABEL_CORE + 5: ("FAIL", "verdict"),
     core.LABEL_CORE + 6: ("YIELD", "spins"),
+    core.LABEL_CORE + 7: ("STEP_BUDGET", "the step budget ran out"),
 }
 
 TARGET_INDEX: dict[str, int] = {name: i for i, (name, _) in enumerate(core.targets())}

@@ -49,6 +49,7 @@ typedef struct qf_thread {
 	int last_label;
 	const qf_lock_t *held[16];
 	int nheld;
+	uint32_t waits_for;  /* fairness: threads that must run before this spinner runs again */
 	long ops;            /* operations this thread executed */
 	long yield_others;   /* others' operations at its last spin iteration */
 	int idle_yields;     /* spin iterations in a row with nobody else acting */
@@ -85,6 +86,8 @@ static struct {
 	int features;
 	int last_label, last_thread;
 	long ops_total;
+	int last_yield_label;
+	int spinners;          /* some thread has a non-empty waits_for */
 	qf_verdict verdict;
 	int32_t caller_go;
 	jmp_buf caller_base;
@@ -180,6 +183,12 @@ static void executed(int label, int value)
 	C.last_thread = me;
 	C.ops_total++;
 	T[me].ops++;
+	if (C.spinners) {
+		uint32_t bit = 1u << me, any = 0;
+		for (int t = 0; t < C.nthreads; t++)
+			any |= (T[t].waits_for &= ~bit);
+		C.spinners = any != 0;
+	}
 	T[me].last_label = label;
 	record(QF_EV_OP, label, me, T[me].request, value);
 }
@@ -229,6 +238,25 @@ static void core_fail(int kind, int object, const char *fmt, const char *a)
 	}
 	snprintf(v.detail, sizeof v.detail, fmt, a ? a : "");
 	qf_fail(&v);
+}
+
+/* The step budget ran out.  Name the spin loop that was running (where the
+ * step happened to run out is not stable enough for a signature). */
+static void budget_exceeded(void) __attribute__((noreturn));
+static void budget_exceeded(void)
+{
+	qf_verdict v;
+	qf_verdict_init(&v, QF_LIVELOCK);
+	v.label_a = C.last_yield_label >= 0 ? C.last_yield_label : QF_L_BUDGET;
+	if (C.cur >= 0) {
+		v.thread_a = C.cur;
+		v.request = T[C.cur].request;
+	}
+	v.step_a = C.step;
+	snprintf(v.detail, sizeof v.detail, "step budget of %d exceeded: %s", C.budget,
+		 C.last_yield_label >= 0 ? "threads keep spinning in a retry loop" : "an unbounded loop");
+	qf_fail(&v);
+	abort();
 }
 
 /* ---- choosing who runs -------------------------------------------------- */
@@ -294,6 +322,20 @@ static void quiescent(void)
 		}
 }
 
+/* Every decision is kept, however many: replay needs the complete list. */
+static void push_decision(uint8_t d)
+{
+	if (C.ndec == C.dec_cap) {
+		int cap = C.dec_cap ? 2 * C.dec_cap : 4096;
+		uint8_t *p = realloc(C.dec, (size_t)cap);
+		if (!p)
+			abort(); /* a truncated list would silently break replay */
+		C.dec = p;
+		C.dec_cap = cap;
+	}
+	C.dec[C.ndec++] = d;
+}
+
 /* Pick the next thread to run.  `me` is the thread asking (-1 for the
  * Python thread at the start).  It comes first among the candidates when it
  * can run, so decision 0 means "no preemption"; a spinning thread passes
@@ -303,12 +345,27 @@ static int next_thread(int me, int exclude_me)
 {
 	for (;;) {
 		int cand[QF_MAX_THREADS], n = 0;
-		int me_can_run = me >= 0 && !exclude_me && runnable(me);
+		uint32_t mask = 0;
+		for (int t = 0; t < C.nthreads; t++)
+			mask |= (uint32_t)runnable(t) << t;
+		/* Fair scheduling for spin loops (Musuvathi and Qadeer, PLDI 2008): a
+		 * thread that yielded waits until every thread that could run then
+		 * has run.  On real CPUs those threads progress while it spins; an
+		 * unfair schedule would report livelocks that cannot happen. */
+		if (C.spinners) {
+			uint32_t fair = 0;
+			for (int t = 0; t < C.nthreads; t++)
+				if ((mask >> t & 1) && !(T[t].waits_for & mask))
+					fair |= 1u << t;
+			if (fair)
+				mask = fair;
+		}
+		int me_can_run = me >= 0 && !exclude_me && (mask >> me & 1);
 		if (me_can_run)
 			cand[n++] = me;
 		for (int i = 1; i <= C.nthreads; i++) {
 			int t = me < 0 ? i - 1 : (me + i) % C.nthreads;
-			if (t != me && runnable(t))
+			if (t != me && (mask >> t & 1))
 				cand[n++] = t;
 		}
 		if (n == 0) {
@@ -325,8 +382,7 @@ static int next_thread(int me, int exclude_me)
 			idx = C.ops->pick(&C.sched, cand, n, me_can_run);
 			if (idx < 0 || idx >= n)
 				idx = 0;
-			if (C.ndec < C.dec_cap)
-				C.dec[C.ndec++] = (uint8_t)idx;
+			push_decision((uint8_t)idx);
 			if (me_can_run && idx)
 				C.preemptions++; /* switched away from a thread that could go on */
 		}
@@ -347,7 +403,7 @@ static void point(int label, const void *obj, int write)
 {
 	int me = C.cur;
 	if (++C.step > C.budget)
-		core_fail(QF_LIVELOCK, -1, "step budget exceeded (%s)", "unbounded retry loop or livelock");
+		budget_exceeded();
 	C.sched.pend_obj[me] = obj;
 	C.sched.pend_write[me] = write;
 	(void)label;
@@ -381,11 +437,12 @@ void qf_yield(int label)
 	int me = C.cur;
 	qf_thread *t = &T[me];
 	if (++C.step > C.budget)
-		core_fail(QF_LIVELOCK, -1, "step budget exceeded (%s)", "unbounded retry loop or livelock");
+		budget_exceeded();
+	C.last_yield_label = label;
 	executed(label, 0);
-	long others = C.ops_total - t->ops;
-	t->idle_yields = others == t->yield_others ? t->idle_yields + 1 : 0;
-	t->yield_others = others;
+	long others_ops = C.ops_total - t->ops;
+	t->idle_yields = others_ops == t->yield_others ? t->idle_yields + 1 : 0;
+	t->yield_others = others_ops;
 	if (t->idle_yields >= 3) {
 		qf_verdict v;
 		qf_verdict_init(&v, QF_LIVELOCK);
@@ -397,10 +454,13 @@ void qf_yield(int label)
 		qf_fail(&v);
 	}
 	C.sched.pend_obj[me] = 0;
-	int any = 0;
+	uint32_t runnable_others = 0;
 	for (int u = 0; u < C.nthreads; u++)
-		any |= u != me && runnable(u);
-	reschedule(any);
+		if (u != me && runnable(u))
+			runnable_others |= 1u << u;
+	t->waits_for = runnable_others;
+	C.spinners |= runnable_others != 0;
+	reschedule(runnable_others != 0);
 }
 
 void qf_lock_init(qf_lock_t *l, int id, int rank)
@@ -718,15 +778,12 @@ int qf_run(const qf_run_args *a, qf_run_result *r)
 		T[i].request = -1;
 		T[i].last_label = -1;
 		T[i].ops = T[i].yield_others = T[i].idle_yields = 0;
+		T[i].waits_for = 0;
 	}
 	C.ops_total = 0;
+	C.last_yield_label = -1;
+	C.spinners = 0;
 
-	/* buffers sized to the step budget */
-	if (C.dec_cap < C.budget + 16) {
-		free(C.dec);
-		C.dec_cap = C.budget + 16;
-		C.dec = malloc(C.dec_cap);
-	}
 	C.trace_on = a->trace;
 	C.ncounters = a->target->snapshot ? a->target->snapshot((int32_t[QF_MAX_COUNTERS]){0}) : 0;
 	if (C.ncounters > QF_MAX_COUNTERS)

@@ -16,6 +16,7 @@ enum {
 	QF_L_IDLE,             /* a thread has nothing to do */
 	QF_L_FAIL,             /* the verdict */
 	QF_L_YIELD,
+	QF_L_BUDGET,           /* the step budget ran out outside any spin loop */
 	QF_L_END
 };
 

@@ -102,7 +102,22 @@ static PyObject *py_features(PyObject *self, PyObject *noargs)
 	return PyMemoryView_FromMemory((char *)qf_features, QF_NFEAT, PyBUF_WRITE);
 }
 
+double qf_bench_futex_pingpong(long rounds, int cpu); /* bench_pingpong.c */
+
+static PyObject *py_futex_pingpong(PyObject *self, PyObject *args)
+{
+	(void)self;
+	long rounds;
+	int cpu;
+	if (!PyArg_ParseTuple(args, "li", &rounds, &cpu))
+		return NULL;
+	double ns;
+	Py_BEGIN_ALLOW_THREADS ns = qf_bench_futex_pingpong(rounds, cpu);
+	Py_END_ALLOW_THREADS return PyFloat_FromDouble(ns);
+}
+
 static PyMethodDef methods[] = {
+	{"futex_pingpong", py_futex_pingpong, METH_VARARGS, "ns per one-way hand-off between two bare pinned threads (bench)"},
 	{"targets", py_targets, METH_NOARGS, "[(name, [(label id, description)])] of the compiled-in targets"},
 	{"run", (PyCFunction)(void (*)(void))py_run, METH_VARARGS | METH_KEYWORDS, "run one controlled execution"},
 	{"features", py_features, METH_NOARGS, "the interleaving-feature counters (a writable memoryview)"},

@@ -40,8 +40,14 @@ TRYLOCK_LOSS = Pattern(
 LATE_RELEASE = Pattern(
     "STUCK", "*", "*", "FREE_NODEQ", why="dc9ce9c26: stream_free released a slot without a dequeue (fixed Dec 2024)"
 )
+# Not an upstream bug report: our finding, explained in docs/findings.md (F1).
+IDLE_BESIDE_BUSY = Pattern(
+    "STUCK", "backend-queue",
+    why="F1 (docs/findings.md): a server goes idle while another is busy; px.served > 0 keeps the request queued",
+)
 ENDLESS_LOOP = Pattern(
-    "LIVELOCK", "*", "BALANCE_AGAIN", why="b11495652 / GH #2711: balance_again spins while nobody can dequeue"
+    "LIVELOCK", "*", "BALANCE_AGAIN",
+    why="ca275d99c / b11495652 (GH #2711): balance_again spins while nothing can take the request (fixed Sep-Oct 2024)",
 )
 
 VARIANTS = {
@@ -68,20 +74,21 @@ VARIANTS = {
             TREE_2024_07 & ~(BUG_SEED_SRV | BUG_SEED_PX),
             "both halves of 5541d4995, as upstream shipped them; the trylock residual (b11495652) remains",
             "bugs",
-            shows=(LATE_RELEASE, TRYLOCK_LOSS, ENDLESS_LOOP, OVERSHOOT),
+            shows=(LATE_RELEASE, TRYLOCK_LOSS, ENDLESS_LOOP, IDLE_BESIDE_BUSY, OVERSHOOT),
         ),
         Variant(
             "dequeuing-fix",
             TREE_2024_07 & ~(BUG_SEED_SRV | BUG_SEED_PX | BUG_TRYLOCK),
             "seed-fix plus b11495652 (atomic dequeuing flag, then a blocking lock); believed closed upstream",
             "bugs",
-            shows=(LATE_RELEASE, OVERSHOOT),
+            shows=(LATE_RELEASE, ENDLESS_LOOP, IDLE_BESIDE_BUSY, OVERSHOOT),
         ),
         Variant(
             "fixed",
             0,
             "every modelled fix applied (the catalog's fully fixed model)",
             "clean as far as upstream knows",
+            shows=(IDLE_BESIDE_BUSY,),
         ),
         Variant(
             "coarse",
