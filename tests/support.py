@@ -31,7 +31,9 @@ def first_failure(variant: str, workload: Any, strategy: str = "pct", runs: int 
 def qfuzz(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run the installed command line in a subprocess, as a user would."""
     env = {**os.environ, "COLUMNS": "200"}
+    # the installed console script (`python -m harness.cli` from the checkout
+    # would import the source tree, which a non-editable install did not build)
+    script = Path(sys.executable).parent / "qfuzz"
     return subprocess.run(
-        [sys.executable, "-m", "harness.cli", *args], cwd=cwd or ROOT, capture_output=True, text=True,
-        timeout=timeout, env=env,
+        [str(script), *args], cwd=cwd or ROOT, capture_output=True, text=True, timeout=timeout, env=env
     )
