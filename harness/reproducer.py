@@ -8,6 +8,7 @@ import datetime
 import hashlib
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,7 +80,9 @@ class Reproducer:
         return d
 
     def dumps(self) -> str:
-        return json.dumps(self.to_json(), indent=1, sort_keys=False) + "\n"
+        text = json.dumps(self.to_json(), indent=1, sort_keys=False)
+        # lists of numbers (the decisions) on one line: the file stays readable
+        return re.sub(r"\[\s*(-?\d+(?:,\s*-?\d+)*)\s*\]", lambda m: "[" + ", ".join(re.findall(r"-?\d+", m.group(1))) + "]", text) + "\n"
 
     def content_id(self) -> str:
         """Short hash of what decides the replay: target, variant, workload, decisions."""

@@ -656,20 +656,24 @@ int qf_variant_has(uint32_t bit)
 
 /* ---- the pool ---------------------------------------------------------- */
 
+/* Pin the calling thread to `cpu`, or (-1) let it run anywhere again. */
 static void pin_self(int cpu)
 {
-	if (cpu < 0)
-		return;
 	cpu_set_t set;
 	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
+	if (cpu >= 0)
+		CPU_SET(cpu, &set);
+	else
+		for (int c = 0; c < CPU_SETSIZE; c++)
+			CPU_SET(c, &set);
 	pthread_setaffinity_np(pthread_self(), sizeof set, &set);
 }
 
 static void *pool_main(void *arg)
 {
 	qf_thread *t = arg;
-	pin_self(t->cpu);
+	if (t->cpu >= 0)
+		pin_self(t->cpu);
 	futex_park(&t->go);
 	setjmp(t->base);
 	for (;;) {
@@ -764,8 +768,8 @@ int qf_run(const qf_run_args *a, qf_run_result *r)
 	}
 	{
 		/* the calling thread hands off to the pool: keep it on the same CPU */
-		static __thread int pinned_to = -2;
-		if (a->cpu >= 0 && pinned_to != a->cpu) {
+		static __thread int pinned_to = -1;
+		if (pinned_to != a->cpu) {
 			pin_self(a->cpu);
 			pinned_to = a->cpu;
 		}
