@@ -18,7 +18,7 @@ from .execution import Execution
 from .runner import run
 from .schedulers import PCT, POS, Replay
 
-RESEARCH_SEEDS = 150  # schedules tried on a smaller workload (about 5 ms)
+RESEARCH_SHARE = 0.7  # of the time left, what the schedule search on smaller workloads may use
 
 
 @dataclass
@@ -58,8 +58,16 @@ def _trimmed(decisions: bytes) -> bytes:
     return decisions.rstrip(b"\0")
 
 
-def minimize(ex: Execution, *, seconds: float = 5.0, on_progress: Optional[Callable[[Size], None]] = None) -> Minimized:
-    """Return the smallest execution found that fails like `ex`."""
+def minimize(
+    ex: Execution,
+    *,
+    seconds: float = 5.0,
+    effort: int = 600,
+    on_progress: Optional[Callable[[Size], None]] = None,
+) -> Minimized:
+    """Return the smallest execution found that fails like `ex`.  `effort`
+    bounds the fresh schedules tried per smaller workload: a bug the search
+    found after N executions deserves about 2N (campaigns pass that)."""
     target, variant, signature = ex.target, ex.variant, ex.verdict.signature
     start = time.monotonic()
     deadline = start + seconds
@@ -71,18 +79,19 @@ def minimize(ex: Execution, *, seconds: float = 5.0, on_progress: Optional[Calla
         cand = run(target, variant, workload, Replay(decisions), trace=False)
         return cand if cand.verdict.signature == signature else None
 
-    def research(workload: Any) -> Optional[Execution]:
+    def research(workload: Any, seconds: float) -> Optional[Execution]:
+        """Fresh schedules for a smaller workload, fewest preemptions first:
+        PCT depth 2, then depth 3, then POS, round-robin over seeds."""
         nonlocal runs
-        for seed in range(RESEARCH_SEEDS):
-            if time.monotonic() > deadline:
-                return None
-            runs += 1
-            # few preemptions first: PCT depth 2, then depth 3, then POS
-            third = RESEARCH_SEEDS // 3
-            sched = PCT(seed=seed, depth=2) if seed < third else PCT(seed=seed, depth=3) if seed < 2 * third else POS(seed=seed)
-            cand = run(target, variant, workload, sched, trace=False)
-            if cand.verdict.signature == signature:
-                return cand
+        until = min(deadline, time.monotonic() + seconds)
+        seed = 0
+        while time.monotonic() < until and 3 * seed < effort:
+            for sched in (PCT(seed=seed, depth=2), PCT(seed=seed, depth=3), POS(seed=seed)):
+                runs += 1
+                cand = run(target, variant, workload, sched, trace=False)
+                if cand.verdict.signature == signature:
+                    return cand
+            seed += 1
         return None
 
     before = Size.of(ex)
@@ -93,11 +102,14 @@ def minimize(ex: Execution, *, seconds: float = 5.0, on_progress: Optional[Calla
     progress = True
     while progress and time.monotonic() < deadline:
         progress = False
-        for cand_workload in target.shrink(best.workload.data):
+        candidates = list(target.shrink(best.workload.data))
+        for n, cand_workload in enumerate(candidates):
             if time.monotonic() > deadline:
                 break
             w = target.workload(cand_workload)
-            found = attempt(w, best_decisions) or research(w)
+            # share what is left of the workload budget among the candidates left
+            share = RESEARCH_SHARE * (deadline - time.monotonic()) / (len(candidates) - n)
+            found = attempt(w, best_decisions) or research(w, share)
             # a smaller workload is not simpler if it needs many more preemptions
             if found is not None and found.preemptions <= best.preemptions + 1:
                 best, best_decisions = found, _trimmed(found.decisions)

@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.console import Console
 
 from ..errors import QfuzzError
-from .common import positive_float
+from .common import positive_float, positive_int
 
 HELP = "shrink a reproducer"
 
@@ -15,7 +15,9 @@ HELP = "shrink a reproducer"
 def add_arguments(mn: argparse.ArgumentParser) -> None:
     mn.add_argument("file")
     mn.add_argument("-o", "--output", help="where to write it (default: next to the input, *.min.json)")
-    mn.add_argument("--time", type=positive_float, default=5.0, help="seconds to spend (default 5)")
+    mn.add_argument("--time", type=positive_float, default=5.0, help="seconds to spend at most (default 5)")
+    mn.add_argument("--effort", type=positive_int, default=20000,
+                    help="fresh schedules to try per smaller workload (default 20000)")
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
@@ -26,7 +28,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     ex = rep.replay(trace=False)
     if ex.verdict.signature != rep.signature:
         raise QfuzzError(f"{args.file}: does not reproduce its stored failure ({rep.signature}); nothing to minimize")
-    m = minimize(ex, seconds=args.time)
+    m = minimize(ex, seconds=args.time, effort=args.effort)
     out = Path(args.output) if args.output else Path(args.file).with_suffix(".min.json")
     small = from_execution(m.execution, found=rep.found)
     small.minimized = {"before": m.before.to_json(), "after": m.after.to_json()}

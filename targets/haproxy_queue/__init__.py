@@ -294,7 +294,16 @@ class HaproxyQueue(Target):
                 c = _copy(d)
                 del c[key][i]
                 yield c
-        # fewer threads: fold the last thread into the others
+        # fewer threads: drop a thread with nothing to do, else fold the last one into the others
+        busy = {item["thread"] for item in d["requests"] + d["events"]}
+        for t in range(d["threads"]):
+            if t not in busy and d["threads"] > 1:
+                c = _copy(d)
+                c["threads"] -= 1
+                for item in c["requests"] + c["events"]:
+                    item["thread"] -= item["thread"] > t
+                yield c
+                break
         if d["threads"] > 1:
             c = _copy(d)
             c["threads"] -= 1
@@ -322,8 +331,14 @@ class HaproxyQueue(Target):
                     c = _copy(d)
                     c["requests"][i][key] = small if key == "key" else r[key] // 2
                     yield c
-        # earlier, more compact times: close the gaps
+        # the same story, started at t=0 (everything relative is unchanged)
         times = sorted({r["at"] for r in d["requests"]} | {e["at"] for e in d["events"]})
+        if times and times[0] > 0:
+            c = _copy(d)
+            for item in c["requests"] + c["events"]:
+                item["at"] -= times[0]
+            yield c
+        # earlier, more compact times: close the gaps
         remap = {t: i * 10 if i else 0 for i, t in enumerate(times)}
         if any(remap[t] != t for t in times):
             c = _copy(d)
