@@ -47,6 +47,7 @@ class Variant:
     expect: str  # "bugs", "clean", or "clean as far as upstream knows"
     shows: tuple[Pattern, ...] = ()  # failures it may show (known bugs of this tree), most specific first
     must_show: tuple[Pattern, ...] = ()  # failures a campaign must find (canaries)
+    mix: str = "basic"  # the workload mix that exercises it (Target.generate)
 
     @property
     def expected_clean(self) -> bool:
@@ -57,6 +58,19 @@ class Variant:
             if pattern.matches(kind, path, label_a, label_b):
                 return pattern
         return None
+
+
+@dataclass(frozen=True)
+class Bug:
+    """A catalog entry: an upstream bug, modelled as a variant with its fix reverted."""
+
+    commit: str
+    subject: str
+    date: str
+    oracle: str  # which oracle must fire: STUCK, SAFETY, DEADLOCK, LIVELOCK, LOCK_ORDER
+    variant: str
+    pattern: Pattern
+    story: str  # the interleaving in a sentence
 
 
 @dataclass(frozen=True)
@@ -78,7 +92,9 @@ class Target:
     name: str = ""
     description: str = ""
     variants: dict[str, Variant] = {}
+    bugs: tuple[Bug, ...] = ()
     path_names: dict[int, str] = {0: "-"}
+    version: int = 1  # bump when schedule points change: old decision lists would mean something else
 
     @property
     def index(self) -> int:
@@ -109,8 +125,8 @@ class Target:
     def counter_names(self, data: Mapping[str, Any]) -> list[str]:
         raise NotImplementedError
 
-    def generate(self, rnd: random.Random) -> dict[str, Any]:
-        """A random workload from the target's mix (raw; canonical() is applied)."""
+    def generate(self, rnd: random.Random, mix: str = "basic") -> dict[str, Any]:
+        """A random workload from one of the target's mixes (raw; canonical() is applied)."""
         raise NotImplementedError
 
     def seed_workloads(self) -> dict[str, dict[str, Any]]:

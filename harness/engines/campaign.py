@@ -82,7 +82,7 @@ class Campaign:
         if self.workload is not None:
             return self.workload
         rnd = random.Random(schedule_seed(self.seed, i // SCHEDULES_PER_WORKLOAD))
-        return self.target.workload(self.target.generate(rnd))
+        return self.target.workload(self.target.generate(rnd, self.variant.mix))
 
     def run(
         self,

@@ -8,102 +8,16 @@ import struct
 from typing import Any, Iterator, Mapping
 
 from harness.errors import WorkloadError
-from harness.target import Pattern, Target, Variant
+from harness.target import Target
 
-# variant bits (model.h): each reverts one upstream fix
-BUG_SEED_SRV = 1 << 0  # 5541d4995, server-queue half
-BUG_SEED_PX = 1 << 1  # 5541d4995, backend-queue half
-BUG_TRYLOCK = 1 << 2  # b11495652
-BUG_SERVED_CHECK = 1 << 3  # 3372a2ea0
-BUG_SKIPLB_SERVED = 1 << 4  # ca275d99c
-BUG_REDIST_PX = 1 << 5  # 53f52e67a
-BUG_GRAB_PX = 1 << 6  # 111ea83ed
-BUG_FREE_NODEQ = 1 << 7  # dc9ce9c26
-COARSE = 1 << 31
-
-# Everything fixed upstream after 2024-07-26 (the tree just before the seed fix).
-TREE_2024_07 = (
-    BUG_SEED_SRV | BUG_SEED_PX | BUG_TRYLOCK | BUG_SERVED_CHECK | BUG_SKIPLB_SERVED | BUG_REDIST_PX
-    | BUG_GRAB_PX | BUG_FREE_NODEQ
-)
-
-STUCK_SERVER = Pattern("STUCK", "server-queue", why="5541d4995: queued on a server just after its last slot holder left")
-STUCK_BACKEND = Pattern(
-    "STUCK", "backend-queue", why="5541d4995: queued on the backend just after the last slot holder left"
-)
-OVERSHOOT = Pattern(
-    "SAFETY", "*", "INV_SERVED_MAX", why="3372a2ea0: served checked then incremented separately (fixed Dec 2024)"
-)
-TRYLOCK_LOSS = Pattern(
-    "STUCK", "*", "*", "PSQ_TRYLOCK", why="b11495652: process_srv_queue's trylock lost to a holder that does not re-check"
-)
-LATE_RELEASE = Pattern(
-    "STUCK", "*", "*", "FREE_NODEQ", why="dc9ce9c26: stream_free released a slot without a dequeue (fixed Dec 2024)"
-)
-# Not an upstream bug report: our finding, explained in docs/findings.md (F1).
-IDLE_BESIDE_BUSY = Pattern(
-    "STUCK", "backend-queue",
-    why="F1 (docs/findings.md): a server goes idle while another is busy; px.served > 0 keeps the request queued",
-)
-ENDLESS_LOOP = Pattern(
-    "LIVELOCK", "*", "BALANCE_AGAIN",
-    why="ca275d99c / b11495652 (GH #2711): balance_again spins while nothing can take the request (fixed Sep-Oct 2024)",
-)
-
-VARIANTS = {
-    v.name: v
-    for v in (
-        Variant(
-            "pre-fix",
-            TREE_2024_07,
-            "the tree at 1a8f3a368, just before 5541d4995: trylock dequeuer, no re-checks",
-            "bugs",
-            shows=(LATE_RELEASE, STUCK_SERVER, STUCK_BACKEND, OVERSHOOT),
-            must_show=(STUCK_SERVER, STUCK_BACKEND),
-        ),
-        Variant(
-            "server-fix",
-            TREE_2024_07 & ~BUG_SEED_SRV,
-            "only the server-queue half of 5541d4995 (re-check and process_srv_queue in srv_redispatch_connect)",
-            "bugs",
-            shows=(LATE_RELEASE, TRYLOCK_LOSS, STUCK_BACKEND, OVERSHOOT),
-            must_show=(STUCK_BACKEND,),
-        ),
-        Variant(
-            "seed-fix",
-            TREE_2024_07 & ~(BUG_SEED_SRV | BUG_SEED_PX),
-            "both halves of 5541d4995, as upstream shipped them; the trylock residual (b11495652) remains",
-            "bugs",
-            shows=(LATE_RELEASE, TRYLOCK_LOSS, ENDLESS_LOOP, IDLE_BESIDE_BUSY, OVERSHOOT),
-        ),
-        Variant(
-            "dequeuing-fix",
-            TREE_2024_07 & ~(BUG_SEED_SRV | BUG_SEED_PX | BUG_TRYLOCK),
-            "seed-fix plus b11495652 (atomic dequeuing flag, then a blocking lock); believed closed upstream",
-            "bugs",
-            shows=(LATE_RELEASE, ENDLESS_LOOP, IDLE_BESIDE_BUSY, OVERSHOOT),
-        ),
-        Variant(
-            "fixed",
-            0,
-            "every modelled fix applied (the catalog's fully fixed model)",
-            "clean as far as upstream knows",
-            shows=(IDLE_BESIDE_BUSY,),
-        ),
-        Variant(
-            "coarse",
-            COARSE,
-            "the fixed model under one giant lock per task: correct by construction, the false-positive control",
-            "clean",
-        ),
-    )
-}
+from .catalog import BUGS, VARIANTS
 
 BALANCES = ("roundrobin", "first", "leastconn", "hash")
-ACTIONS = ("disable", "enable", "set_maxconn")
+MIXES = ("basic", "persist", "admin", "backup", "all")
+ACTIONS = ("disable", "enable", "set_maxconn", "shutdown")
 MAX_THREADS, MAX_SERVERS, MAX_REQUESTS, MAX_EVENTS = 16, 8, 64, 16
 MAX_TIME = 10_000_000
-LAYOUT = 1
+LAYOUT = 1  # the packed int32 layout shared with model.c (HQ_LAYOUT)
 
 
 def _obj(value: Any, where: str, keys: set[str]) -> Mapping[str, Any]:
@@ -157,6 +71,7 @@ class HaproxyQueue(Target):
     name = "haproxy_queue"
     description = "HAProxy's server and backend request queues (model of src/queue.c, src/backend.c)"
     variants = VARIANTS
+    bugs = BUGS
     path_names = {0: "-", 1: "server-queue", 2: "backend-queue"}
 
     def canonical(self, data: Any, where: str = "workload") -> dict[str, Any]:
@@ -189,13 +104,21 @@ class HaproxyQueue(Target):
         requests = []
         for i, r in enumerate(_list(d, "requests", where, 0, MAX_REQUESTS)):
             w = f"{where}.requests[{i}]"
-            r = _obj(r, w, {"at", "thread", "duration", "key"})
+            r = _obj(r, w, {"at", "thread", "duration", "key", "cookie", "poke"})
+            cookie = r.get("cookie")
+            if cookie is not None:
+                cookie = _int(r, "cookie", w, 0, len(servers) - 1)
+            poke = r.get("poke")
+            if poke is not None:
+                poke = _int(r, "poke", w, 0, MAX_TIME)
             requests.append(
                 {
                     "at": _int(r, "at", w, 0, MAX_TIME),
                     "thread": _int(r, "thread", w, 0, threads - 1),
                     "duration": _int(r, "duration", w, 0, MAX_TIME),
                     "key": _int(r, "key", w, 0, 2**31 - 1, 0),
+                    "cookie": cookie,  # persistence: the server it sticks to, or null
+                    "poke": poke,  # when client activity wakes the stream while it waits, or null
                 }
             )
         events = []
@@ -223,7 +146,10 @@ class HaproxyQueue(Target):
         for s in data["servers"]:
             ints += [s["maxconn"], s["minconn"], s["maxqueue"], s["weight"], int(s["backup"]), int(s["down"])]
         for r in data["requests"]:
-            ints += [r["at"], r["thread"], r["duration"], r["key"]]
+            cookie = r.get("cookie")
+            poke = r.get("poke")
+            ints += [r["at"], r["thread"], r["duration"], r["key"], -1 if cookie is None else cookie,
+                     -1 if poke is None else poke]
         for e in data["events"]:
             ints += [e["at"], e["thread"], ACTIONS.index(e["action"]), e["server"], e["value"]]
         return struct.pack(f"<{len(ints)}i", *ints)
@@ -249,29 +175,60 @@ class HaproxyQueue(Target):
         return 4000 + 1000 * (len(data["requests"]) + len(data["events"]))
 
     # -- the workload mix ------------------------------------------------------
-    def generate(self, rnd: random.Random) -> dict[str, Any]:
+    def generate(self, rnd: random.Random, mix: str = "basic") -> dict[str, Any]:
         """Small workloads where arrivals and service ends share instants on a
-        10 ms grid: that is where threads race.  Mostly maxconn 1."""
+        10 ms grid: that is where threads race.  Mostly maxconn 1.
+
+        Mixes: "basic" (load balancing only), "persist" (some requests carry a
+        persistence cookie, so server queues and the backend queue are used
+        together), "admin" (servers disabled, enabled, shut down, resized,
+        with or without option redispatch), "backup" (backup servers and
+        actives going away and coming back), "all" (any of these)."""
+        if mix == "all":
+            mix = rnd.choice(MIXES[:-1])
+        if mix not in MIXES:
+            raise WorkloadError(f"unknown workload mix {mix!r} (mixes: {', '.join(MIXES)})")
         threads = rnd.choice((2, 2, 2, 3, 3, 4))
-        nsrv = rnd.choice((1, 1, 1, 2))
-        servers = [{"maxconn": rnd.choice((1, 1, 1, 1, 2))} for _ in range(nsrv)]
-        balance = rnd.choice(BALANCES)
+        nsrv = rnd.choice((1, 1, 1, 2)) if mix in ("basic", "persist") else rnd.choice((1, 2, 2, 3))
+        servers: list[dict[str, Any]] = [{"maxconn": rnd.choice((1, 1, 1, 1, 2))} for _ in range(nsrv)]
+        if mix == "backup":
+            servers.append({"maxconn": 1, "backup": True})
+        balance = rnd.choice(BALANCES if mix != "persist" else ("roundrobin", "first", "leastconn"))
         nreq = rnd.randint(2, 6)
-        requests = [
-            {
+        requests = []
+        for _ in range(nreq):
+            r: dict[str, Any] = {
                 "at": 10 * rnd.randint(0, 4),
                 "thread": rnd.randrange(threads),
                 "duration": 10 * rnd.randint(1, 2),
                 "key": rnd.randrange(4),
             }
-            for _ in range(nreq)
-        ]
+            if mix == "persist" and rnd.random() < 0.5:
+                r["cookie"] = rnd.randrange(nsrv)
+            if mix == "persist" and rnd.random() < 0.3:
+                r["poke"] = r["at"] + 10 * rnd.randint(1, 3)
+            requests.append(r)
         requests.sort(key=lambda r: r["at"])
+        events = []
+        if mix in ("admin", "backup"):
+            for _ in range(rnd.randint(1, 3)):
+                action = rnd.choice(ACTIONS)
+                e: dict[str, Any] = {
+                    "at": 10 * rnd.randint(0, 4) + rnd.choice((0, 5)),
+                    "thread": rnd.randrange(threads),
+                    "action": action,
+                    "server": rnd.randrange(nsrv),  # actives only: backups stay up
+                }
+                if action == "set_maxconn":
+                    e["value"] = rnd.choice((1, 2))
+                events.append(e)
+            events.sort(key=lambda e: e["at"])
         return {
             "threads": threads,
             "servers": servers,
-            "backend": {"balance": balance, "timeout_queue": 50},
+            "backend": {"balance": balance, "timeout_queue": 50, "redispatch": mix != "basic" and rnd.random() < 0.5},
             "requests": requests,
+            "events": events,
         }
 
     def seed_workloads(self) -> dict[str, dict[str, Any]]:
@@ -325,6 +282,16 @@ class HaproxyQueue(Target):
                 c = _copy(d)
                 c["servers"][j]["maxconn"] = c["servers"][j]["minconn"] = s["maxconn"] - 1
                 yield c
+        for i, r in enumerate(d["requests"]):
+            for key in ("cookie", "poke"):
+                if r.get(key) is not None:
+                    c = _copy(d)
+                    c["requests"][i][key] = None
+                    yield c
+        if d["backend"]["redispatch"]:
+            c = _copy(d)
+            c["backend"]["redispatch"] = False
+            yield c
         for key, small in (("key", 0), ("duration", 0)):
             for i, r in enumerate(d["requests"]):
                 if r[key] > small:

@@ -201,7 +201,22 @@ static int may_dequeue_tasks(struct hq_server *s)
 /* Called with the server queue lock held.  Picks the oldest entry of the
  * server queue or (if px_ok) of the backend queue, hands it the slot and
  * wakes its stream.  Returns 1 if it picked one, 0 if there was none. */
-static int pendconn_process_next_strm(struct hq_server *srv, int px_ok)
+static void backup_drains(struct hq_server *srv)
+{
+	qf_verdict v;
+	qf_verdict_init(&v, QF_SAFETY);
+	v.label_a = L_INV_BACKUP;
+	v.object = srv->id;
+	v.thread_a = qf_self();
+	v.step_a = qf_step();
+	snprintf(v.detail, sizeof v.detail, "backup server %d takes from the backend queue while an active server is up",
+		 srv->id);
+	qf_fail(&v);
+}
+
+/* `drain`: this is a backup server and actives were up when the dequeue
+ * began, so taking from the backend queue is the a8694654b bug. */
+static int pendconn_process_next_strm(struct hq_server *srv, int px_ok, int drain)
 {
 	int p = -1, pp = -1, px_locked = 0;
 	if (qf_load(&srv->queue.length, L_PNS_SRVQLEN))
@@ -222,16 +237,24 @@ static int pendconn_process_next_strm(struct hq_server *srv, int px_ok)
 	}
 	if (pp >= 0 && (p < 0 || W.pc[pp].key < W.pc[p].key)) {
 		/* from the backend queue */
-		struct hq_pendconn *e = hq_pc(pp);
-		qf_lock(&e->del_lock, L_PNS_DEL_LOCK);
+		if (drain)
+			backup_drains(srv);
+		int del = !BUG(HQ_BUG_NO_DEL_LOCK);
+		if (del)
+			qf_lock(&hq_pc(pp)->del_lock, L_PNS_DEL_LOCK);
 		qf_point(L_PNS_UNLINK, &W.px.queue);
 		q_unlink(&W.px.queue, pp);
 		qf_unlock(&W.px.queue.lock, L_PNS_PXUNLOCK);
-		e->strm_flags |= SF_ASSIGNED;
-		e->target = srv->id;
-		W.strm[e->strm].srv_conn = srv->id; /* stream_add_srv_conn */
-		qf_wake(task_of(e->strm), L_PNS_WAKE);
-		qf_unlock(&e->del_lock, L_PNS_DEL_UNLOCK);
+		/* without del_lock the owner may free the entry from here on (87154e301) */
+		hq_pc(pp)->strm_flags |= SF_ASSIGNED;
+		if (!del)
+			qf_point(L_PNS_TARGET, &W.pc[pp]);
+		hq_pc(pp)->target = srv->id;
+		int strm = hq_pc(pp)->strm;
+		W.strm[strm].srv_conn = srv->id; /* stream_add_srv_conn */
+		qf_wake(task_of(strm), L_PNS_WAKE);
+		if (del)
+			qf_unlock(&W.pc[pp].del_lock, L_PNS_DEL_UNLOCK);
 		qf_add(&W.px.queue.length, -1, L_PNS_PXLEN_DEC);
 		return 1;
 	}
@@ -263,12 +286,15 @@ static int reserve_slot(struct hq_server *s, long maxconn, int label)
 
 static void process_srv_queue(struct hq_server *s)
 {
-	int px_ok = hq_px_ok(s);
+	int actives = any_active_usable();
+	int px_ok = BUG(HQ_BUG_BACKUP_DRAIN) ? hq_usable(s) : hq_px_ok(s);
+	int drain = s->backup && actives && px_ok;
 	int stop = 0, done = 0;
 	long maxconn;
 	for (;;) {
 		long served = qf_load(&s->served, L_PSQ_SERVED);
-		if (stop || !(done < W.px.maxpollevents || served == 0))
+		/* 19c5581b4: without `stop`, a free slot and an empty queue loop forever */
+		if ((stop && !BUG(HQ_BUG_NO_STOP)) || !(done < W.px.maxpollevents || served == 0))
 			break;
 		maxconn = hq_dyn_maxconn(s);
 		if (served >= maxconn)
@@ -283,20 +309,24 @@ static void process_srv_queue(struct hq_server *s)
 				note_nodeq(s, L_PSQ_DEQ_XCHG);
 				break; /* someone else is dequeuing */
 			}
+			if (BUG(HQ_BUG_LOCK_ORDER))
+				qf_lock(&W.px.queue.lock, L_PSQ_PXLOCK_FIRST); /* proxy, then server: AB/BA */
 			qf_lock(&s->queue.lock, L_PSQ_LOCK);
+			if (BUG(HQ_BUG_LOCK_ORDER))
+				qf_unlock(&W.px.queue.lock, L_PNS_PXUNLOCK);
 		}
 		for (;;) {
 			if (BUG(HQ_BUG_SERVED_CHECK)) {
 				if (qf_load(&s->served, L_PSQ_SERVED) >= maxconn)
 					break;
-				stop = !pendconn_process_next_strm(s, px_ok);
+				stop = !pendconn_process_next_strm(s, px_ok, drain);
 				if (stop)
 					break;
 				qf_add(&s->served, 1, L_PSQ_SERVED_INC);
 			} else {
 				if (!reserve_slot(s, maxconn, L_PSQ_RESERVE))
 					break;
-				stop = !pendconn_process_next_strm(s, px_ok);
+				stop = !pendconn_process_next_strm(s, px_ok, drain);
 				if (stop) {
 					qf_add(&s->served, -1, L_PSQ_UNRESERVE);
 					break;
@@ -553,6 +583,11 @@ static int srv_redispatch_connect(struct hq_stream *s)
 	case SRV_OK:
 		return 0;
 	case SRV_FULL:
+		if ((s->flags & SF_DIRECT) && W.px.redispatch) {
+			/* maxqueue reached on the persistent server: balance instead */
+			s->flags &= ~(SF_DIRECT | SF_ASSIGNED);
+			return srv_redispatch_connect(s);
+		}
 		close_with(s, L_RESP_SQ);
 		return 1;
 	case SRV_NOSRV:
@@ -584,14 +619,29 @@ static void pendconn_unlink(int idx)
 	struct hq_pendconn *p = hq_pc(idx);
 	struct hq_queue *q = p->queue;
 	int done = 0;
+	if (BUG(HQ_BUG_UNLINK_RACE) || BUG(HQ_BUG_STALE_LINKED)) {
+		/* the old pendconn_cond_unlink: test "linked" without the lock */
+		qf_point(L_PU_CHECK, &p->linked);
+		int seen = (int)p->linked;
+		/* fac0f645d: the tree pointer read can be caught mid-rewrite by a
+		 * thread that holds the queue lock to insert or remove a neighbour */
+		if (BUG(HQ_BUG_STALE_LINKED) && q->lock.owner >= 0 && q->lock.owner != qf_self())
+			seen = 0;
+		if (!seen)
+			return;
+	}
 	qf_lock(&q->lock, L_PU_LOCK);
-	qf_lock(&p->del_lock, L_PU_DEL_LOCK);
-	if (p->linked) {
+	int del = !BUG(HQ_BUG_NO_DEL_LOCK);
+	if (del)
+		qf_lock(&p->del_lock, L_PU_DEL_LOCK);
+	if (p->linked || BUG(HQ_BUG_UNLINK_RACE)) {
+		/* 9ada03069: unlinks (idempotent) and counts it, even if a picker was faster */
 		qf_point(L_PU_UNLINK, q);
 		q_unlink(q, idx);
 		done = 1;
 	}
-	qf_unlock(&p->del_lock, L_PU_DEL_UNLOCK);
+	if (del)
+		qf_unlock(&p->del_lock, L_PU_DEL_UNLOCK);
 	qf_unlock(&q->lock, L_PU_UNLOCK);
 	if (done) {
 		qf_add(&q->length, -1, L_PU_LENGTH);
@@ -608,8 +658,10 @@ static int pendconn_dequeue(struct hq_stream *s)
 	int linked = (int)p->linked;
 	qf_unlock(&p->queue->lock, L_PD_UNLOCK);
 	/* waits for a picker still holding the entry */
-	qf_lock(&p->del_lock, L_PD_DEL_LOCK);
-	qf_unlock(&p->del_lock, L_PD_DEL_UNLOCK);
+	if (!BUG(HQ_BUG_NO_DEL_LOCK)) {
+		qf_lock(&p->del_lock, L_PD_DEL_LOCK);
+		qf_unlock(&p->del_lock, L_PD_DEL_UNLOCK);
+	}
 	if (linked)
 		return 1;
 	s->flags = (s->flags & ~(SF_DIRECT | SF_ASSIGNED)) | (p->strm_flags & (SF_DIRECT | SF_ASSIGNED));
@@ -661,6 +713,12 @@ static void process_stream(struct hq_stream *s)
 				return;
 			qf_note(L_ARRIVE, s->id);
 			qf_add(&W.px.beconn, 1, L_BECONN_INC);
+			if (s->cookie >= 0 && hq_usable(&W.srv[s->cookie])) {
+				/* a persistence cookie names a server that is up: no LB */
+				s->target = s->cookie;
+				s->flags |= SF_ASSIGNED | SF_DIRECT;
+				qf_note(L_PERSIST, s->cookie);
+			}
 			s->state = ST_REQ;
 			continue;
 		case ST_REQ:
@@ -698,7 +756,7 @@ static void process_stream(struct hq_stream *s)
 			return;
 		}
 		case ST_EST: {
-			if (qf_now() < s->end_at)
+			if (qf_now() < s->end_at && !s->killed)
 				return;
 			/* SC_ST_DIS: the server closed; release the slot, kick the queue */
 			struct hq_server *srv = &W.srv[s->target];
@@ -773,22 +831,44 @@ static void run_event(struct hq_event *e)
 {
 	struct hq_server *s = &W.srv[e->server];
 	switch (e->action) {
-	case ADM_DISABLE:
+	case ADM_DISABLE: {
+		int was_ok[HQ_MAX_SRV];
+		for (int i = 0; i < W.nsrv; i++)
+			was_ok[i] = hq_px_ok(&W.srv[i]);
 		qf_lock(&s->lock, L_ADM_SRV_LOCK);
 		qf_store(&s->down, 1, L_ADM_DISABLE);
 		pendconn_redistribute(s);
 		qf_unlock(&s->lock, L_ADM_SRV_UNLOCK);
+		/* upstream only redistributes this server's own queue: a backup that
+		 * now may serve the backend queue is not offered it (docs/findings.md F2) */
+		for (int i = 0; i < W.nsrv; i++)
+			if (!was_ok[i] && hq_px_ok(&W.srv[i]))
+				note_nodeq(&W.srv[i], L_ADM_DISABLE);
 		break;
+	}
 	case ADM_ENABLE:
 		qf_lock(&s->lock, L_ADM_SRV_LOCK);
 		qf_store(&s->down, 0, L_ADM_ENABLE);
-		if (BUG(HQ_BUG_GRAB_PX)) {
+		if (BUG(HQ_BUG_ENABLE_NOCHECK)) {
+			qf_unlock(&s->lock, L_ADM_SRV_UNLOCK); /* 6a78e6169: nobody looks at the queues */
+		} else if (BUG(HQ_BUG_GRAB_PX)) {
 			pendconn_grab_from_px(s);
 			qf_unlock(&s->lock, L_ADM_SRV_UNLOCK);
 		} else {
 			qf_unlock(&s->lock, L_ADM_SRV_UNLOCK);
 			if (may_dequeue_tasks(s))
 				process_srv_queue(s);
+		}
+		break;
+	case ADM_SHUTDOWN:
+		/* kill the server's live sessions: each ends on its own thread */
+		qf_point(L_ADM_SHUTDOWN, s);
+		for (int i = 0; i < W.nreq; i++) {
+			struct hq_stream *k = &W.strm[i];
+			if (k->state == ST_EST && k->target == s->id && !k->killed) {
+				k->killed = 1;
+				qf_wake(k->task, L_KILLED);
+			}
 		}
 		break;
 	case ADM_MAXCONN:
@@ -813,10 +893,23 @@ static void hq_thread_main(int tid)
 			qf_lock(&W.px.big, L_BIG_LOCK);
 		if (k >= 0)
 			process_stream(&W.strm[k]);
-		else
+		else if (k <= POKE_BASE) {
+			/* the client side wakes the stream (more data, a check): while
+			 * queued, that stream then peeks at its queue entry under the
+			 * queue lock, and does not look at the queue again after */
+			struct hq_stream *ps = &W.strm[POKE_BASE - k];
+			if (ps->state == ST_QUE)
+				qf_wake(ps->task, L_POKE);
+		} else
 			run_event(&W.ev[-1 - k]);
-		if (BUG(HQ_COARSE))
+		if (BUG(HQ_COARSE)) {
+			/* correct by construction: still under the giant lock, offer
+			 * every free slot to the queues before anyone else runs */
+			for (int i = 0; i < W.nsrv; i++)
+				if (may_dequeue_tasks(&W.srv[i]))
+					process_srv_queue(&W.srv[i]);
 			qf_unlock(&W.px.big, L_BIG_UNLOCK);
+		}
 	}
 }
 
@@ -896,6 +989,14 @@ static int hq_setup(const int32_t *wl, int n, uint32_t variant, char *err, int e
 		s->thread = p[1];
 		s->duration = (uint32_t)p[2];
 		s->key = (uint32_t)p[3];
+		s->cookie = p[4];
+		if (s->cookie < -1 || s->cookie >= nsrv)
+			FAIL("request %d: cookie names no server", i);
+		if (p[5] >= 0) {
+			int poke = qf_task_new(s->thread, i);
+			W.task_kind[poke] = POKE_BASE - i;
+			qf_task_schedule(poke, (uint32_t)p[5]);
+		}
 		s->state = ST_INI;
 		s->target = s->srv_conn = s->pend_pos = -1;
 		s->conn_exp = s->end_at = QF_ETERNITY;
@@ -907,7 +1008,7 @@ static int hq_setup(const int32_t *wl, int n, uint32_t variant, char *err, int e
 	}
 	for (int i = 0; i < nev; i++, p += HQ_EV_INTS) {
 		struct hq_event *e = &W.ev[i];
-		if (p[0] < 0 || p[1] < 0 || p[1] >= nth || p[2] < ADM_DISABLE || p[2] > ADM_MAXCONN || p[3] < 0 ||
+		if (p[0] < 0 || p[1] < 0 || p[1] >= nth || p[2] < ADM_DISABLE || p[2] > ADM_SHUTDOWN || p[3] < 0 ||
 		    p[3] >= nsrv)
 			FAIL("event %d: bad time, thread, action or server", i);
 		e->at = (uint32_t)p[0];

@@ -21,6 +21,13 @@
 #define HQ_BUG_REDIST_PX (1u << 5)     /* 53f52e67a: redistribute ignores the backend queue */
 #define HQ_BUG_GRAB_PX (1u << 6)       /* 111ea83ed: server up uses pendconn_grab_from_px */
 #define HQ_BUG_FREE_NODEQ (1u << 7)    /* dc9ce9c26: stream_free releases a slot without a dequeue */
+#define HQ_BUG_UNLINK_RACE (1u << 8)   /* 9ada03069: pendconn_unlink tests "linked" before taking the lock */
+#define HQ_BUG_STALE_LINKED (1u << 9)  /* fac0f645d: the unlocked "linked" test can read a pointer being rewritten */
+#define HQ_BUG_NO_DEL_LOCK (1u << 10)  /* 87154e301: no per-entry del_lock around a pick from the backend queue */
+#define HQ_BUG_NO_STOP (1u << 11)      /* 19c5581b4: process_srv_queue loops while a slot is free and nothing is queued */
+#define HQ_BUG_LOCK_ORDER (1u << 12)   /* 5e83d996c: process_srv_queue takes the proxy lock before the server's */
+#define HQ_BUG_ENABLE_NOCHECK (1u << 13) /* 6a78e6169: enabling a server does not look at the queues */
+#define HQ_BUG_BACKUP_DRAIN (1u << 14) /* a8694654b: a backup server takes from the backend queue beside actives */
 #define HQ_COARSE (1u << 31)           /* one giant lock around every task: correct by construction */
 
 /* ---- workload layout (packed by targets/haproxy_queue/__init__.py) ----- */
@@ -28,11 +35,11 @@
 enum { HQ_H_LAYOUT, HQ_H_THREADS, HQ_H_NSRV, HQ_H_NREQ, HQ_H_NEV, HQ_H_BALANCE, HQ_H_TQUEUE, HQ_H_REDISP,
        HQ_H_MAXPOLL, HQ_H_FULLCONN, HQ_H_SIZE };
 #define HQ_SRV_INTS 6 /* maxconn, minconn, maxqueue, weight, backup, down */
-#define HQ_REQ_INTS 4 /* at, thread, duration, key */
+#define HQ_REQ_INTS 6 /* at, thread, duration, key, cookie (server index, -1: none), poke (time, -1: none) */
 #define HQ_EV_INTS 5  /* at, thread, action, server, value */
 
 enum { LB_ROUNDROBIN = 0, LB_FIRST = 1, LB_LEASTCONN = 2, LB_HASH = 3 };
-enum { ADM_DISABLE = 0, ADM_ENABLE = 1, ADM_MAXCONN = 2 };
+enum { ADM_DISABLE = 0, ADM_ENABLE = 1, ADM_MAXCONN = 2, ADM_SHUTDOWN = 3 };
 enum { PATH_NONE = 0, PATH_SERVER = 1, PATH_BACKEND = 2 };
 
 #define HQ_MAX_SRV 8
@@ -136,6 +143,13 @@ enum { PATH_NONE = 0, PATH_SERVER = 1, PATH_BACKEND = 2 };
 	X(L_ADM_DISABLE, "admin: disable server (maintenance)")                          \
 	X(L_ADM_ENABLE, "admin: enable server")                                          \
 	X(L_ADM_MAXCONN, "admin: set maxconn server")                                    \
+	X(L_ADM_SHUTDOWN, "admin: shutdown sessions server")                             \
+	X(L_KILLED, "session killed (shutdown sessions)")                               \
+	X(L_PERSIST, "persistence cookie: server assigned directly")                     \
+	X(L_POKE, "client activity wakes the stream")                                    \
+	X(L_PU_CHECK, "pendconn_cond_unlink: read linked without the lock")              \
+	X(L_PSQ_PXLOCK_FIRST, "process_srv_queue: lock px queue first (pre-5e83d996c)")  \
+	X(L_PNS_TARGET, "pendconn_process_next_strm: hand the slot to the entry")       \
 	X(L_RD_LOCK, "pendconn_redistribute: lock queue")                                \
 	X(L_RD_UNLINK, "pendconn_redistribute: unlink entry")                            \
 	X(L_RD_WAKE, "pendconn_redistribute: wake stream")                               \
@@ -155,7 +169,8 @@ enum { PATH_NONE = 0, PATH_SERVER = 1, PATH_BACKEND = 2 };
 	X(L_INV_BECONN, "invariant: px.beconn == live streams")                          \
 	X(L_INV_UAF, "invariant: no pendconn used after free")                           \
 	X(L_INV_LEAK, "invariant: everything released at the end")                       \
-	X(L_INV_UNFINISHED, "invariant: every request ends")
+	X(L_INV_UNFINISHED, "invariant: every request ends")                             \
+	X(L_INV_BACKUP, "invariant: no backup server drains the backend queue beside actives")
 
 #define X(e, s) e,
 enum hq_label { HQ_LABELS(X) HQ_NLABELS };
@@ -207,6 +222,8 @@ struct hq_stream {
 	int srv_conn;  /* server whose slot this stream holds, or -1 */
 	int pend_pos;  /* pendconn index or -1 */
 	uint32_t arrival, duration, key, conn_exp, end_at;
+	int cookie;    /* persistence: the server this request sticks to, or -1 */
+	int killed;    /* its session was shut down by the admin */
 	int result;    /* 0 while running, else a L_RESP_* / L_TIMEOUT label */
 	/* oracle bookkeeping */
 	int full_step, full_label, full_thread; /* the check that decided to queue */
@@ -240,12 +257,13 @@ struct hq_world {
 	struct hq_stream strm[HQ_MAX_REQ];
 	struct hq_event ev[HQ_MAX_EV];
 	struct hq_pendconn pc[HQ_MAX_PC];
-	int task_kind[QF_MAX_TASKS]; /* >= 0: stream id; < 0: -1 - event id */
+	int task_kind[QF_MAX_TASKS]; /* >= 0: stream id; -1 - event id; POKE_BASE - stream id: a poke */
 };
 
 extern struct hq_world W;
 
 #define BUG(b) ((W.variant & (b)) != 0)
+#define POKE_BASE (-1000)
 
 /* shared between model.c and oracle.c */
 long hq_dyn_maxconn(const struct hq_server *s);

@@ -30,7 +30,7 @@ class Pingpong(Target):
     def counter_names(self, data: Mapping[str, Any]) -> list[str]:
         return ["counter"]
 
-    def generate(self, rnd: random.Random) -> dict[str, Any]:
+    def generate(self, rnd: random.Random, mix: str = "basic") -> dict[str, Any]:
         return {"rounds": rnd.randint(1, 50)}
 
     def size(self, data: Mapping[str, Any]) -> dict[str, int]:

@@ -1,0 +1,156 @@
+"""The variants of the haproxy_queue model and the bug catalog.
+
+Each variant bit in model.h reverts one upstream fix.  The seed variants are
+the July 2024 tree with the seed fix (5541d4995) applied in stages; every
+catalog variant is the fully fixed model with exactly one fix reverted.  A
+variant lists the failures it may show (most specific first) with the
+upstream reason, so a campaign can tell a known bug from a new one."""
+from __future__ import annotations
+
+from harness.target import Bug, Pattern, Variant
+
+# variant bits (model.h)
+BUG_SEED_SRV = 1 << 0  # 5541d4995, server-queue half
+BUG_SEED_PX = 1 << 1  # 5541d4995, backend-queue half
+BUG_TRYLOCK = 1 << 2  # b11495652
+BUG_SERVED_CHECK = 1 << 3  # 3372a2ea0
+BUG_SKIPLB_SERVED = 1 << 4  # ca275d99c
+BUG_REDIST_PX = 1 << 5  # 53f52e67a
+BUG_GRAB_PX = 1 << 6  # 111ea83ed
+BUG_FREE_NODEQ = 1 << 7  # dc9ce9c26
+BUG_UNLINK_RACE = 1 << 8  # 9ada03069
+BUG_STALE_LINKED = 1 << 9  # fac0f645d
+BUG_NO_DEL_LOCK = 1 << 10  # 87154e301
+BUG_NO_STOP = 1 << 11  # 19c5581b4
+BUG_LOCK_ORDER = 1 << 12  # 5e83d996c
+BUG_ENABLE_NOCHECK = 1 << 13  # 6a78e6169
+BUG_BACKUP_DRAIN = 1 << 14  # a8694654b
+COARSE = 1 << 31
+
+# Everything fixed upstream after 2024-07-26 (the tree just before the seed fix).
+TREE_2024_07 = (
+    BUG_SEED_SRV | BUG_SEED_PX | BUG_TRYLOCK | BUG_SERVED_CHECK | BUG_SKIPLB_SERVED | BUG_REDIST_PX
+    | BUG_GRAB_PX | BUG_FREE_NODEQ
+)
+
+STUCK_SERVER = Pattern("STUCK", "server-queue", why="5541d4995: queued on a server just after its last slot holder left")
+STUCK_BACKEND = Pattern(
+    "STUCK", "backend-queue", why="5541d4995: queued on the backend just after the last slot holder left"
+)
+OVERSHOOT = Pattern(
+    "SAFETY", "*", "INV_SERVED_MAX", why="3372a2ea0: served checked then incremented separately (fixed Dec 2024)"
+)
+TRYLOCK_LOSS = Pattern(
+    "STUCK", "*", "*", "PSQ_TRYLOCK", why="b11495652: process_srv_queue's trylock lost to a holder that does not re-check"
+)
+LATE_RELEASE = Pattern(
+    "STUCK", "*", "*", "FREE_NODEQ", why="dc9ce9c26: stream_free released a slot without a dequeue (fixed Dec 2024)"
+)
+# Not upstream bug reports: our findings, explained in docs/findings.md.
+IDLE_BESIDE_BUSY = (
+    Pattern("STUCK", "backend-queue", "*", release, why="F1 (docs/findings.md): a server goes idle while another is "
+            "busy; px.served > 0 keeps the request queued")
+    for release in ("MD_PXQLEN", "PNS_EMPTY")
+)
+IDLE_BESIDE_BUSY = tuple(IDLE_BESIDE_BUSY)
+BACKUP_NOT_OFFERED = Pattern(
+    "STUCK", "backend-queue", "*", "ADM_DISABLE",
+    why="F2 (docs/findings.md): the last active server goes down; nobody offers the backend queue to the backup",
+)
+GRABBED = Pattern("SAFETY", "*", "INV_*", why="111ea83ed: pendconn_grab_from_px hands out slots it never counted")
+ENDLESS_LOOP = Pattern(
+    "LIVELOCK", "*", "BALANCE_AGAIN",
+    why="ca275d99c / b11495652 (GH #2711): balance_again spins while nothing can take the request (fixed Sep-Oct 2024)",
+)
+
+
+def _bug(commit: str, subject: str, date: str, oracle: str, bit: int, pattern: Pattern, story: str, mix: str = "basic",
+         also: tuple[Pattern, ...] = ()) -> tuple[Bug, Variant]:
+    name = f"revert-{commit}"
+    variant = Variant(
+        name, bit, f"the fixed model with {commit} reverted ({subject})", "bugs",
+        shows=(pattern, *also, *IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED), must_show=(pattern,), mix=mix,
+    )
+    return Bug(commit, subject, date, oracle, name, pattern, story), variant
+
+
+CATALOG = [
+    _bug("b11495652", "BUG/MEDIUM: queue: implement a flag to check for the dequeuing", "2024-09-11", "STUCK",
+         BUG_TRYLOCK, TRYLOCK_LOSS,
+         "a releaser's trylock fails while a third stream holds the server queue lock and will not look again",
+         mix="persist", also=(ENDLESS_LOOP,)),
+    _bug("3372a2ea0", "BUG/MEDIUM: queues: Strictly respect maxconn for outgoing connections", "2024-12", "SAFETY",
+         BUG_SERVED_CHECK, OVERSHOOT, "two threads both read served < maxconn, then both increment it"),
+    _bug("dc9ce9c26", "BUG/MEDIUM: queues: Make sure we call process_srv_queue() when leaving", "2024-12", "STUCK",
+         BUG_FREE_NODEQ, LATE_RELEASE,
+         "a queue timeout races a pick; the stream drops its new slot in stream_free without kicking the queue"),
+    _bug("111ea83ed", "BUG/MEDIUM: queues: Do not use pendconn_grab_from_px()", "2024-12", "SAFETY",
+         BUG_GRAB_PX, GRABBED,
+         "a server coming up takes backend-queued requests without reserving served, so it runs past maxconn",
+         mix="admin"),
+    _bug("9ada03069", "BUG/MINOR: queue/threads: make the queue unlinking atomic", "2019-11", "SAFETY",
+         BUG_UNLINK_RACE, Pattern("SAFETY", "*", "INV_*", why="9ada03069: an entry unlinked twice is counted twice"),
+         "a timing-out stream sees itself linked, a releaser picks it, and both decrement the queue length"),
+    _bug("fac0f645d", "BUG/MEDIUM: queue: make pendconn_cond_unlink() really thread-safe", "2020-10", "SAFETY",
+         BUG_STALE_LINKED, Pattern("SAFETY", "*", "INV_*", why="fac0f645d: a racy read of linked-ness frees a queued entry"),
+         "the unlocked linked test reads a pointer being rewritten, skips the unlink, and frees an entry still queued"),
+    _bug("87154e301", "BUG/MAJOR: queue: better protect a pendconn being picked from the proxy", "2021-08", "SAFETY",
+         BUG_NO_DEL_LOCK, Pattern("SAFETY", "*", "INV_UAF", why="87154e301: the picker touches an entry its owner freed"),
+         "a releaser unlinks an entry and drops the proxy lock; the timing-out owner frees it; the releaser writes to it"),
+    _bug("19c5581b4", "BUG/MEDIUM: backend: stop looking for queued connections once there's no more", "2021-06",
+         "LIVELOCK", BUG_NO_STOP, Pattern("LIVELOCK", "*", "STEP_BUDGET", why="19c5581b4: process_srv_queue never stops"),
+         "a release with a free slot and an empty queue re-enters the dequeue loop forever"),
+    _bug("5e83d996c", "BUG/MAJOR: queue/threads: avoid an AB/BA locking issue in process_srv_queue()", "2019-07",
+         "LOCK_ORDER", BUG_LOCK_ORDER, Pattern("LOCK_ORDER", why="5e83d996c: proxy lock taken before the server's"),
+         "process_srv_queue takes the proxy queue lock, then the server queue lock: the reverse of the global order"),
+    _bug("6a78e6169", "BUG/MEDIUM: servers: check the queues once enabling a server", "2018-08", "STUCK",
+         BUG_ENABLE_NOCHECK, Pattern("STUCK", "backend-queue", why="6a78e6169: a re-enabled server ignores the queue"),
+         "requests queue while the only server is in maintenance; it comes back and nobody dequeues them",
+         mix="admin"),
+    _bug("a8694654b", "BUG/MEDIUM: queue: prevent a backup server from draining the proxy's connections", "2018-08",
+         "SAFETY", BUG_BACKUP_DRAIN,
+         Pattern("SAFETY", "*", "INV_BACKUP", why="a8694654b: a backup server drains the backend queue beside actives"),
+         "an active server comes back while a backup still serves; the backup's release takes from the backend queue",
+         mix="backup"),
+    _bug("ca275d99c", "BUG/MEDIUM: queue: make sure never to queue when there's no more served conns", "2024-10",
+         "LIVELOCK", BUG_SKIPLB_SERVED, ENDLESS_LOOP,
+         "the skip-LB shortcut returns FULL while px.served is 0: queue, must_try_again, balance_again, forever",
+         mix="admin"),
+]
+
+BUGS = tuple(b for b, _ in CATALOG)
+
+SEED_VARIANTS = (
+    Variant(
+        "pre-fix", TREE_2024_07,
+        "the tree at 1a8f3a368, just before 5541d4995: trylock dequeuer, no re-checks", "bugs",
+        shows=(LATE_RELEASE, STUCK_SERVER, STUCK_BACKEND, OVERSHOOT, GRABBED), must_show=(STUCK_SERVER, STUCK_BACKEND),
+    ),
+    Variant(
+        "server-fix", TREE_2024_07 & ~BUG_SEED_SRV,
+        "only the server-queue half of 5541d4995 (re-check and process_srv_queue in srv_redispatch_connect)", "bugs",
+        shows=(LATE_RELEASE, TRYLOCK_LOSS, STUCK_BACKEND, OVERSHOOT, GRABBED), must_show=(STUCK_BACKEND,),
+    ),
+    Variant(
+        "seed-fix", TREE_2024_07 & ~(BUG_SEED_SRV | BUG_SEED_PX),
+        "both halves of 5541d4995, as upstream shipped them; the trylock residual (b11495652) remains", "bugs",
+        shows=(LATE_RELEASE, TRYLOCK_LOSS, ENDLESS_LOOP, *IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, OVERSHOOT, GRABBED),
+        mix="all",
+    ),
+    Variant(
+        "dequeuing-fix", TREE_2024_07 & ~(BUG_SEED_SRV | BUG_SEED_PX | BUG_TRYLOCK),
+        "seed-fix plus b11495652 (atomic dequeuing flag, then a blocking lock); believed closed upstream", "bugs",
+        shows=(LATE_RELEASE, ENDLESS_LOOP, *IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, OVERSHOOT, GRABBED), mix="all",
+    ),
+    Variant(
+        "fixed", 0, "every modelled fix applied (the catalog's fully fixed model)", "clean as far as upstream knows",
+        shows=(*IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED), mix="all",
+    ),
+    Variant(
+        "coarse", COARSE,
+        "the fixed model under one giant lock per task: correct by construction, the false-positive control", "clean",
+        mix="all",
+    ),
+)
+
+VARIANTS = {v.name: v for v in (*SEED_VARIANTS, *(v for _, v in CATALOG))}
