@@ -53,6 +53,7 @@ typedef struct qf_thread {
 	long ops;            /* operations this thread executed */
 	long yield_others;   /* others' operations at its last spin iteration */
 	int idle_yields;     /* spin iterations in a row with nobody else acting */
+	int last_yield_label; /* its spin loop in this task, -1 if none */
 } qf_thread;
 
 typedef struct qf_task {
@@ -86,7 +87,6 @@ static struct {
 	int features;
 	int last_label, last_thread;
 	long ops_total;
-	int last_yield_label;
 	int spinners;          /* some thread has a non-empty waits_for */
 	qf_verdict verdict;
 	int32_t caller_go;
@@ -247,14 +247,16 @@ static void budget_exceeded(void)
 {
 	qf_verdict v;
 	qf_verdict_init(&v, QF_LIVELOCK);
-	v.label_a = C.last_yield_label >= 0 ? C.last_yield_label : QF_L_BUDGET;
+	/* the running thread's own spin loop, if it is in one */
+	int spin = C.cur >= 0 ? T[C.cur].last_yield_label : -1;
+	v.label_a = spin >= 0 ? spin : QF_L_BUDGET;
 	if (C.cur >= 0) {
 		v.thread_a = C.cur;
 		v.request = T[C.cur].request;
 	}
 	v.step_a = C.step;
 	snprintf(v.detail, sizeof v.detail, "step budget of %d exceeded: %s", C.budget,
-		 C.last_yield_label >= 0 ? "threads keep spinning in a retry loop" : "an unbounded loop");
+		 spin >= 0 ? "threads keep spinning in a retry loop" : "an unbounded loop");
 	qf_fail(&v);
 	abort();
 }
@@ -438,7 +440,7 @@ void qf_yield(int label)
 	qf_thread *t = &T[me];
 	if (++C.step > C.budget)
 		budget_exceeded();
-	C.last_yield_label = label;
+	t->last_yield_label = label;
 	executed(label, 0);
 	long others_ops = C.ops_total - t->ops;
 	t->idle_yields = others_ops == t->yield_others ? t->idle_yields + 1 : 0;
@@ -614,6 +616,7 @@ int qf_task_next(void)
 	qf_thread *t = &T[C.cur];
 	if (t->nheld)
 		core_fail(QF_SAFETY, t->held[0]->id, "a thread went back to its event loop holding a lock%s", "");
+	t->last_yield_label = -1; /* a new task: no spin loop yet */
 	if (t->rq_len && !t->fresh) {
 		/* between two tasks: another thread may run first */
 		point(QF_L_RUN, 0, 0);
@@ -783,9 +786,9 @@ int qf_run(const qf_run_args *a, qf_run_result *r)
 		T[i].last_label = -1;
 		T[i].ops = T[i].yield_others = T[i].idle_yields = 0;
 		T[i].waits_for = 0;
+		T[i].last_yield_label = -1;
 	}
 	C.ops_total = 0;
-	C.last_yield_label = -1;
 	C.spinners = 0;
 
 	C.trace_on = a->trace;
