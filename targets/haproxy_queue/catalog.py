@@ -114,8 +114,8 @@ CATALOG = [
          mix="backup"),
     _bug("ca275d99c", "BUG/MEDIUM: queue: make sure never to queue when there's no more served conns", "2024-10",
          "LIVELOCK", BUG_SKIPLB_SERVED, ENDLESS_LOOP,
-         "the skip-LB shortcut returns FULL while px.served is 0: queue, must_try_again, balance_again, forever",
-         mix="admin"),
+         "the skip-LB shortcut returns FULL while px.served is 0 (a request waits beside an idle backup): queue, "
+         "must_try_again, balance_again, forever", mix="backup"),
 ]
 
 BUGS = tuple(b for b, _ in CATALOG)
