@@ -791,6 +791,8 @@ int qf_run(const qf_run_args *a, qf_run_result *r)
 	C.ops_total = 0;
 	C.spinners = 0;
 
+	if (!C.dec)
+		push_decision(0), C.ndec = 0; /* never hand Python a NULL list */
 	C.trace_on = a->trace;
 	C.ncounters = a->target->snapshot ? a->target->snapshot((int32_t[QF_MAX_COUNTERS]){0}) : 0;
 	if (C.ncounters > QF_MAX_COUNTERS)
