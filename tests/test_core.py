@@ -93,3 +93,10 @@ def test_core_handoff_alternates_threads_at_every_point():
     ops = [e.thread for e in ex.trace if e.label == "ADD"]
     assert len(ops) == 2 * n
     assert sum(a != b for a, b in zip(ops, ops[1:])) == 2 * n - 1  # a switch between every two steps
+
+
+def test_a_single_thread_execution_has_an_empty_decision_list_and_replays():
+    w = {"threads": 1, "servers": [{"maxconn": 1}], "requests": [{"at": 0, "thread": 0, "duration": 3}]}
+    ex = harness.run(HQ, "fixed", w, harness.PCT(seed=3))
+    assert ex.decisions == b"" and ex.verdict.ok
+    assert harness.run(HQ, "fixed", w, harness.Replay(ex.decisions)).raw_trace == ex.raw_trace

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Catalog benchmark: for every catalog bug, the median executions and
+seconds to find it per strategy (over --seeds campaign seeds, each capped at
+--cap seconds), and its stored reproducer's size.  Prints a Markdown table
+for docs/catalog.md.  Minimization is off while timing (it is not search)."""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+
+from harness.corpus import Corpus
+from harness.engines.campaign import Campaign
+from harness.targets import get
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def time_to_find(target, bug, strategy: str, seed: int, cap: float) -> tuple[int, float] | None:
+    def hit(f):
+        return bug.pattern.matches(f.kind, f.path, *f.execution.verdict.labels)
+
+    c = Campaign(target, bug.variant, strategy, seed=seed, minimize_seconds=0)
+    r = c.run(seconds=cap, stop=hit)
+    found = [f for f in r.findings.values() if hit(f)]
+    return (found[0].first_execution, found[0].first_seconds) if found else None
+
+
+def size(target, bug) -> str:
+    corpus = Corpus(os.path.join(HERE, "..", "corpus"), target.name)
+    best = None
+    for rep in corpus.reproducers():
+        labels = [c["label"] if c else "-" for c in rep.verdict["critical"]]
+        if rep.variant == bug.variant and bug.pattern.matches(rep.kind, rep.verdict["path"], *labels):
+            if best is None or rep.size() < best.size():
+                best = rep
+    if best is None:
+        return "none stored"
+    after = (best.minimized or {}).get("after", {})
+    w = best.workload
+    return (f"{w['threads']} thr, {len(w['servers'])} srv, {len(w['requests'])} req, {len(w['events'])} ev, "
+            f"{after.get('preemptions', '?')} preempt")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--cap", type=float, default=60.0)
+    ap.add_argument("--strategies", default="pct,random,pos")
+    ap.add_argument("--only", help="one commit id")
+    args = ap.parse_args()
+    target = get("haproxy_queue")
+    strategies = args.strategies.split(",")
+    print(f"qfuzz catalog benchmark, {time.strftime('%Y-%m-%d %H:%M')}, {platform.machine()}, "
+          f"{len(os.sched_getaffinity(0))} CPUs; {args.seeds} seeds per cell, cap {args.cap:g} s; one core per campaign\n")
+    head = "| bug | oracle | variant | mix | reproducer | " + " | ".join(
+        f"{s}: median executions / seconds (found)" for s in strategies) + " |"
+    print(head)
+    print("|" + "---|" * (5 + len(strategies)))
+    for bug in target.bugs:
+        if args.only and bug.commit != args.only:
+            continue
+        cells = []
+        for s in strategies:
+            hits = [h for h in (time_to_find(target, bug, s, seed, args.cap) for seed in range(args.seeds)) if h]
+            if hits:
+                cells.append(f"{statistics.median(h[0] for h in hits):,.0f} / "
+                             f"{statistics.median(h[1] for h in hits):.2f} s ({len(hits)}/{args.seeds})")
+            else:
+                cells.append(f"not found (0/{args.seeds})")
+        v = target.variants[bug.variant]
+        print(f"| {bug.commit} | {bug.oracle} | {bug.variant} | {v.mix} | {size(target, bug)} | " + " | ".join(cells) + " |",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
