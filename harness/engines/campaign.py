@@ -92,25 +92,37 @@ class Campaign:
         on_new: Optional[Callable[[Finding], None]] = None,
         on_tick: Optional[Callable[[CampaignResult], None]] = None,
         stop: Optional[Callable[[Finding], bool]] = None,
+        first: int = 0,
+        should_stop: Optional[Callable[[], bool]] = None,
+        on_execution: Optional[Callable[[int], None]] = None,
+        deadline: Optional[float] = None,
     ) -> CampaignResult:
         """Run until `seconds` or `runs` is reached (or `stop(finding)` is true
-        for a new finding)."""
+        for a new finding, or `should_stop()`).  Execution numbers start at
+        `first` (a restarted worker goes on where it died); `on_execution(i)`
+        is told each number before it runs, so a crash can be pinned to its
+        input.  `seconds` counts searching only; `deadline` (time.monotonic())
+        is a hard wall-clock end, minimizing included."""
         result = CampaignResult()
         start = time.monotonic()  # moved forward by the time spent minimizing and storing
         next_tick = start + 0.25
         w: Optional[Workload] = None
-        i = 0
+        i = first
         while True:
             now = time.monotonic()
-            if (runs is not None and i >= runs) or (seconds is not None and now - start >= seconds):
+            if (runs is not None and i - first >= runs) or (seconds is not None and now - start >= seconds):
+                break
+            if (should_stop is not None and should_stop()) or (deadline is not None and now >= deadline):
                 break
             if on_tick and now >= next_tick:
-                result.executions, result.seconds = i, now - start
+                result.executions, result.seconds = i - first, now - start
                 on_tick(result)
                 next_tick = now + 0.25
             if w is None or (self.workload is None and i % SCHEDULES_PER_WORKLOAD == 0):
                 w = self.workload_for(i)
-            ex = run(self.target, self.variant.name, w, make(self.strategy, schedule_seed(self.seed, i), **self.params), trace=False)
+            if on_execution is not None:
+                on_execution(i)
+            ex = run(self.target, self.variant.name, w, self.scheduler_for(i), trace=False)
             i += 1
             if not ex.failed:
                 continue
@@ -126,8 +138,11 @@ class Campaign:
                 on_new(finding)
             if stop and stop(finding):
                 break
-        result.executions, result.seconds = i, time.monotonic() - start
+        result.executions, result.seconds = i - first, time.monotonic() - start
         return result
+
+    def scheduler_for(self, i: int):  # -> Scheduler
+        return make(self.strategy, schedule_seed(self.seed, i), **self.params)
 
     def _new_finding(self, ex: Execution, i: int, elapsed: float) -> Finding:
         v = ex.verdict

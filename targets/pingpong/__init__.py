@@ -14,7 +14,12 @@ from harness.target import Target, Variant
 class Pingpong(Target):
     name = "pingpong"
     description = "two threads, one shared counter (example target and hand-off benchmark)"
-    variants = {"default": Variant("default", 0, "the only build", "clean")}
+    variants = {
+        "default": Variant("default", 0, "the only build", "clean"),
+        # for testing the harness's crash handling: a real SIGSEGV / hang on one input
+        "crashes-at-13": Variant("crashes-at-13", 1, "segfaults when rounds is 13 (a test of crash handling)", "bugs"),
+        "hangs-at-17": Variant("hangs-at-17", 2, "spins forever when rounds is 17 (a test of hang handling)", "bugs"),
+    }
 
     def canonical(self, data: Any, where: str = "workload") -> dict[str, Any]:
         if not isinstance(data, dict) or set(data) != {"rounds"}:
@@ -31,7 +36,7 @@ class Pingpong(Target):
         return ["counter"]
 
     def generate(self, rnd: random.Random, mix: str = "basic") -> dict[str, Any]:
-        return {"rounds": rnd.randint(1, 50)}
+        return {"rounds": rnd.randint(1, 20)}
 
     def size(self, data: Mapping[str, Any]) -> dict[str, int]:
         return {"threads": 2, "requests": data["rounds"]}

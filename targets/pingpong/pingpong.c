@@ -5,8 +5,15 @@
  * list [1, 1, 1, ...] switches threads at every step: bench/bench_core.py
  * uses that to measure the core's hand-off cost.  The oracle checks the
  * counter at the end (a lost update would be a SAFETY failure). */
+#include <signal.h>
 #include <stdio.h>
 #include "qf.h"
+
+/* Test variants for the harness's own crash handling (nightly workers,
+ * `qfuzz repro` of crash files): a target that really crashes or hangs on
+ * one input, as a buggy C target would. */
+#define PP_CRASH_AT_13 1u
+#define PP_HANG_AT_17 2u
 
 static long counter;
 static int rounds;
@@ -32,9 +39,15 @@ static int setup(const int32_t *wl, int n, uint32_t variant, char *err, int errl
 static void thread_main(int tid)
 {
 	(void)tid;
-	while (qf_task_next() >= 0)
+	while (qf_task_next() >= 0) {
+		if (rounds == 13 && qf_variant_has(PP_CRASH_AT_13))
+			raise(SIGSEGV);
+		if (rounds == 17 && qf_variant_has(PP_HANG_AT_17))
+			for (volatile int spin = 1; spin;) /* no schedule point: only a timeout ends it */
+				;
 		for (int i = 0; i < rounds; i++)
 			qf_add(&counter, 1, L_ADD);
+	}
 }
 
 static void finish(void)
