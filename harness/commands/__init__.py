@@ -5,7 +5,7 @@ import importlib
 from types import ModuleType
 
 # the order `qfuzz --help` lists them in
-NAMES = ["list", "fuzz", "repro", "minimize", "stress", "nightly"]
+NAMES = ["list", "fuzz", "repro", "minimize", "stress", "nightly", "merge"]
 
 
 def load(name: str) -> ModuleType:

@@ -1,0 +1,76 @@
+"""The nightly job: runs every item on worker processes, survives crashing and
+hanging targets, writes three reports, and says whether the night was clean."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from harness.crash import load as load_crash
+from harness.crash import run_in_child
+from harness.engines.nightly import Found, Item, ItemResult
+from harness.report import summarize
+from support import qfuzz
+
+
+def test_a_short_night_is_clean_survives_crashes_and_reports(tmp_path):
+    out = qfuzz("nightly", "--time", "12", "--jobs", "2", "--report", str(tmp_path / "r"), "--corpus",
+                str(tmp_path / "c"), "--targets", "pingpong,haproxy_queue",
+                "--variants", "default,crashes-at-13,hangs-at-17,pre-fix,coarse", "--engines", "pct,random",
+                "--hang-timeout", "3", timeout=180)
+    assert out.returncode == 0, out.stdout + out.stderr
+    md, js, xml = (tmp_path / "r" / n for n in ("nightly.md", "nightly.json", "nightly.xml"))
+    assert md.exists() and js.exists() and xml.exists()
+    report = json.loads(js.read_text())
+    assert report["verdict"] == "clean"
+    assert {c["status"] for c in report["canaries"]} == {"found"}  # pre-fix: both seed paths
+    cases = ET.parse(xml).getroot().findall("testcase")
+    names = {(c.get("classname"), c.get("name")) for c in cases}
+    assert ("haproxy_queue.pre-fix", "pct") in names and ("pingpong.crashes-at-13", "random") in names
+    # the crashing and hanging variants were restarted around, and their inputs kept
+    crashes = {Path(c["file"]).name.split("-")[0] for c in report["crashes"]}
+    assert crashes == {"crash", "timeout"}
+    crash = load_crash(next(c["file"] for c in report["crashes"] if "crash-" in c["file"]))
+    assert crash.workload == {"rounds": 13}
+    outcome, detail = run_in_child(crash)
+    assert outcome == "crash" and "SIGSEGV" in detail
+    stored = list((tmp_path / "c" / "haproxy_queue").glob("pre-fix--stuck-*.json"))
+    assert stored  # findings were merged into the corpus
+
+
+def test_a_missed_canary_or_a_new_unexplained_failure_fails_the_night():
+    item = Item("haproxy_queue", "pre-fix", "pct", 0, 1.0)
+    only_backend = ItemResult(item, 100, 1.0, [Found("STUCK:backend-queue:LB_FULL:PNS_EMPTY", "STUCK", "backend-queue",
+                                                     "5541d4995", "kept", "x.json", 5, 0.1)])
+    s = summarize("now", 1.0, 1, [only_backend], [], False)
+    assert s.exit_status == 1
+    assert [c["status"] for c in s.canaries] == ["missed", "found"]
+    clean = Item("haproxy_queue", "coarse", "pct", 0, 1.0)
+    bad = ItemResult(clean, 100, 1.0, [Found("STUCK:server-queue:ASQ_SERVED:PNS_EMPTY", "STUCK", "server-queue", "",
+                                             "new", "y.json", 5, 0.1)])
+    s = summarize("now", 1.0, 1, [bad], [], False)
+    assert s.exit_status == 1 and s.new_unexplained
+    known = ItemResult(clean, 100, 1.0, [Found("STUCK:server-queue:ASQ_SERVED:PNS_EMPTY", "STUCK", "server-queue", "",
+                                               "kept", "y.json", 5, 0.1)])
+    assert summarize("now", 1.0, 1, [known], [], False).exit_status == 0  # already in the corpus: not new
+    assert summarize("now", 1.0, 1, [ItemResult(clean, error="boom")], [], False).exit_status == 2
+
+
+def test_sigterm_stops_cleanly_with_a_report(tmp_path):
+    import os
+    import sys
+
+    script = Path(sys.executable).parent / "qfuzz"
+    proc = subprocess.Popen([str(script), "nightly", "--time", "300", "--jobs", "2", "--report", str(tmp_path / "r"),
+                             "--corpus", str(tmp_path / "c"), "--variants", "pre-fix,coarse,fixed"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"})
+    time.sleep(8)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode in (0, 1), out + err
+    report = json.loads((tmp_path / "r" / "nightly.json").read_text())
+    assert report["stopped_early"] is True
+    assert report["items"] and report["skipped"]
