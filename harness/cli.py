@@ -38,7 +38,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         args = build_parser().parse_args(argv)
         return int(load(args.command).run(args, make_console()))
     except QfuzzError as exc:
-        sys.stderr.write(f"qfuzz: error: {exc}\n")
+        from .reproducer import one_line
+
+        sys.stderr.write(f"qfuzz: error: {one_line(str(exc))}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("qfuzz: interrupted\n")

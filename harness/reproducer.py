@@ -111,6 +111,12 @@ def now_iso() -> str:
 # -- loading ---------------------------------------------------------------------
 
 
+def one_line(msg: str) -> str:
+    """`msg` with every unprintable character (newlines, escapes, lone
+    surrogates) written as a Python escape: one line, safe on a terminal."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in msg)
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed")
 
@@ -166,7 +172,8 @@ def from_json(d: Any, source: str) -> Reproducer:
         workload = target.canonical(d.get("workload"), f"{source}: workload")
     except QfuzzError as exc:
         msg = str(exc)
-        raise ReproducerError(msg if msg.startswith(source) else f"{source}: {msg}") from None
+        # a workload error can quote the file's own keys: keep the message on one line
+        raise ReproducerError(one_line(msg if msg.startswith(source) else f"{source}: {msg}")) from None
     schedule = d.get("schedule")
     if not isinstance(schedule, dict):
         raise ReproducerError(f"{source}: schedule: missing or not an object")
@@ -231,6 +238,7 @@ def write_new(path: Path, text: str) -> bool:
         with os.fdopen(fd, "w") as f:
             f.write(text)
             f.flush()
+            os.fchmod(f.fileno(), 0o644)  # mkstemp makes it private; a corpus is shared
             os.fsync(f.fileno())
         try:
             os.link(tmp, path)  # atomic, and fails if the name is taken

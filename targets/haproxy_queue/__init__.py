@@ -25,7 +25,7 @@ def _obj(value: Any, where: str, keys: set[str]) -> Mapping[str, Any]:
         raise WorkloadError(f"{where}: expected an object, got {type(value).__name__}")
     unknown = set(value) - keys
     if unknown:
-        raise WorkloadError(f"{where}.{sorted(unknown)[0]}: unknown field")
+        raise WorkloadError(f"{where}: unknown field {sorted(map(str, unknown))[0]!r}")
     return value
 
 
