@@ -63,7 +63,7 @@ def test_fuzz_on_coarse_finds_nothing(tmp_path):
         (["fuzz", "haproxy_queue", "--variant", "pre-fix", "--strategy", "dfs"], "invalid choice"),
         (["fuzz", "haproxy_queue"], "required"),
         (["repro", "/nonexistent/file.json"], "cannot read"),
-        (["repro", str(ROOT / "README.md")], "not valid JSON"),
+        (["repro", str(ROOT / "README.md")], "not a qfuzz reproducer"),
         (["nosuchcommand"], "invalid choice"),
     ],
 )
@@ -86,3 +86,15 @@ def test_corrupt_reproducer_is_refused_with_its_name(tmp_path):
                  ' "workload": {"threads": 2}, "schedule": {"decisions": []}, "verdict": {}}')
     line = one_error_line(qfuzz("repro", str(f)))
     assert str(f) in line and "workload.servers" in line
+
+
+def test_repro_takes_a_libfuzzer_crash_file_with_target_and_variant(tmp_path):
+    raw = tmp_path / "crash-0123456789abcdef"
+    raw.write_bytes(bytes(range(40)))
+    line = one_error_line(qfuzz("repro", str(raw)))
+    assert "--target and --variant" in line and str(raw) in line
+    out = qfuzz("repro", str(raw), "--target", "haproxy_queue", "--variant", "coarse", "--no-trace")
+    assert out.returncode == 0 and "haproxy_queue/coarse: OK" in out.stdout
+    # a directory of artifacts expands to them
+    out = qfuzz("repro", str(tmp_path), "--target", "haproxy_queue", "--variant", "coarse", "--no-trace")
+    assert out.returncode == 0 and raw.name in out.stdout

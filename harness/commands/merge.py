@@ -21,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, console: Console) -> int:
     from ..corpus import Corpus
     from ..reproducer import load
-    from .repro import expand
+    from ..inputs import expand
 
     counts = {"new": 0, "replaced": 0, "kept": 0}
     for path in expand(args.sources):

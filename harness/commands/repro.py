@@ -1,43 +1,37 @@
-"""qfuzz repro: replay reproducers, check determinism, show the swim-lanes."""
+"""qfuzz repro: replay reproducers, check determinism, show the swim-lanes.
+
+Takes reproducer JSON, the nightly job's crash reproducers (run in a child
+process), stress reproducers of the real HAProxy, libFuzzer crash-* files
+(with --target and --variant), and directories of any of these."""
 from __future__ import annotations
 
 import argparse
 import hashlib
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 from rich.console import Console
 from rich.text import Text
 
-from ..errors import QfuzzError
 from .common import positive_int
 
-HELP = "replay reproducers"
+HELP = "replay reproducers and crash files"
 
 
 def add_arguments(rp: argparse.ArgumentParser) -> None:
-    rp.add_argument("files", nargs="+")
-    rp.add_argument("--variant", help="replay on this variant instead of the file's own")
+    rp.add_argument("files", nargs="+", help="reproducers, crash files, or directories of them")
+    rp.add_argument("--variant", help="replay on this variant instead of the file's own (for a libFuzzer "
+                                      "crash file: the variant it was found on)")
+    rp.add_argument("--target", help="the target of libFuzzer crash files (raw bytes)")
     rp.add_argument("--runs", type=positive_int, default=1, help="replay N times and compare")
     rp.add_argument("--trace", action="store_true", help="the full trace (every step)")
     rp.add_argument("--no-trace", action="store_true", help="only the verdict")
     rp.add_argument("--html", metavar="OUT",
                     help="also write the swim-lane as a self-contained HTML page: OUT is the file with one "
                          "reproducer, a directory (one OUT/NAME.html each) with several")
-
-
-def expand(files: Sequence[str]) -> list[Path]:
-    out: list[Path] = []
-    for f in files:
-        p = Path(f)
-        if p.is_dir():
-            found = sorted(x for x in p.glob("*.json") if not x.name.startswith("."))
-            if not found:
-                raise QfuzzError(f"{p}: no reproducer (*.json) in this directory")
-            out += found
-        else:
-            out.append(p)
-    return out
+    rp.add_argument("--against", choices=["haproxy_binary"],
+                    help="run the model reproducer's shape on the real HAProxy instead of replaying it")
+    rp.add_argument("--seconds", type=positive_int, default=20, help="with --against: seconds per run (default 20)")
 
 
 def fingerprint(ex: Any) -> str:
@@ -51,41 +45,64 @@ def write_html(ex: Any, rep: Any, page: Path, console: Console) -> None:
     console.print(Text(f"  html: {page}"))
 
 
-def run(args: argparse.Namespace, console: Console) -> int:
-    from ..htmltrace import page_paths
-    from ..reproducer import load
+def replay_model(rep: Any, args: argparse.Namespace, page: Optional[Path], console: Console, raw: bool) -> bool:
+    """Replay one model reproducer; True if it fails."""
     from ..swimlane import print_trace
 
-    paths = expand(args.files)
-    reps = [load(p) for p in paths]  # every file checked before anything runs
-    pages: list[Optional[Path]] = [*page_paths(paths, args.html)] if args.html else [None] * len(reps)
-    if args.variant:
-        for rep in reps:
-            from ..targets import get
+    variant = rep.variant if raw else (args.variant or rep.variant)
+    ex = rep.replay(variant)
+    prints = {fingerprint(ex)}
+    for _ in range(args.runs - 1):
+        prints.add(fingerprint(rep.replay(variant)))
+    same = ex.verdict.signature == rep.signature
+    v = ex.verdict
+    console.print(Text.assemble(
+        (str(rep.path), "bold"), f"  {rep.target}/{variant}: ",
+        (v.kind, "bold red" if not v.ok else "bold green"),
+        "" if v.ok or raw else (" (the stored failure)" if same else f" (stored: {rep.signature})"),
+    ))
+    if args.runs > 1:
+        identical = args.runs - len(prints) + 1
+        console.print(f"  {identical}/{args.runs} replays identical (verdict, decisions and trace)"
+                      if len(prints) == 1 else f"  NOT DETERMINISTIC: {len(prints)} different outcomes in {args.runs} replays")
+    if not args.no_trace:
+        print_trace(ex, console, full=args.trace)
+    if page is not None:
+        write_html(ex, rep, page, console)
+    return not v.ok
 
-            get(rep.target).variant(args.variant)
-    failed = False
-    for rep, page in zip(reps, pages):
-        variant = args.variant or rep.variant
-        ex = rep.replay(variant)
-        prints = {fingerprint(ex)}
-        for _ in range(args.runs - 1):
-            prints.add(fingerprint(rep.replay(variant)))
-        same = ex.verdict.signature == rep.signature
-        v = ex.verdict
-        head = Text.assemble(
-            (str(rep.path), "bold"), f"  {rep.target}/{variant}: ",
-            (v.kind, "bold red" if not v.ok else "bold green"),
-            "" if v.ok else (" (the stored failure)" if same else f" (stored: {rep.signature})"),
-        )
-        console.print(head)
-        if args.runs > 1:
-            identical = args.runs - len(prints) + 1
-            console.print(f"  {identical}/{args.runs} replays identical (verdict, decisions and trace)"
-                          if len(prints) == 1 else f"  NOT DETERMINISTIC: {len(prints)} different outcomes in {args.runs} replays")
-        if not args.no_trace:
-            print_trace(ex, console, full=args.trace)
-        if page is not None:
-            write_html(ex, rep, page, console)
-        failed |= not v.ok
-    return 1 if failed else 0
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    from ..crash import run_in_child
+    from ..htmltrace import page_paths
+    from ..inputs import expand, load
+    from ..targets import get
+
+    paths = expand(args.files)
+    # every file is checked before anything runs
+    inputs = [load(p, args.target, args.variant if args.target else None) for p in paths]
+    if args.variant and not args.target:
+        for i in inputs:
+            if i.reproducer is not None:
+                get(i.reproducer.target).variant(args.variant)
+    pages: list[Optional[Path]] = [*page_paths(paths, args.html)] if args.html else [None] * len(inputs)
+    status = 0
+    for inp, page in zip(inputs, pages):
+        if inp.kind == "stress":
+            from ..stress import binary
+
+            status = max(status, int(binary.repro_file(inp.path, console, args.runs)))
+        elif inp.kind == "crash":
+            outcomes = [run_in_child(inp.crash) for _ in range(args.runs)]  # type: ignore[arg-type]
+            bad = [o for o in outcomes if o[0] != "ok"]
+            console.print(Text.assemble((str(inp.path), "bold"), f"  recorded: {inp.crash.reason}; "  # type: ignore[union-attr]
+                                        f"replayed in a child process {len(outcomes)} time(s): ",
+                                        (", ".join(sorted({f'{o}: {d}' for o, d in outcomes})), "bold red" if bad else "bold green")))
+            status = max(status, 1 if bad else 0)
+        elif args.against:
+            from ..stress import binary
+
+            status = max(status, int(binary.against(inp.reproducer, console, args.runs, float(args.seconds))))
+        else:
+            status = max(status, int(replay_model(inp.reproducer, args, page, console, inp.kind == "raw")))
+    return status
