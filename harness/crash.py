@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from .child import python
 from . import __version__
 from .errors import ReproducerError
 from .reproducer import MAX_BYTES, now_iso, parse_json, read_limited, write_new
@@ -99,7 +100,7 @@ def run_in_child(crash: Crash, timeout: float = 30.0) -> tuple[str, str]:
         "print(ex.verdict.signature)\n"
     )
     try:
-        proc = subprocess.run([sys.executable, "-c", code], input=json.dumps(crash.to_json()), capture_output=True,
+        proc = subprocess.run(python("-c", code), input=json.dumps(crash.to_json()), capture_output=True,
                               text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return "timeout", f"no verdict after {timeout:g} s"

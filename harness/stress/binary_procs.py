@@ -15,12 +15,12 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Iterator, Optional
 
+from ..child import python
 from ..errors import QfuzzError
 from .binary_config import StressConfig, render_haproxy, render_nginx
 from .binary_syslog import enlarge, udp_drops
@@ -227,7 +227,7 @@ class Stack:
             self.log_port = int(sock.getsockname()[1])
             self.log_path.touch()
             self.collector = self._spawn(
-                [sys.executable, "-m", "harness.stress.binary_syslog", str(sock.fileno()), str(self.log_path)],
+                python("-m", "harness.stress.binary_syslog", str(sock.fileno()), str(self.log_path)),
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(sock.fileno(),),
                 env={**os.environ, "PYTHONPATH": _harness_root()},
             )
@@ -250,7 +250,7 @@ class Stack:
                 self.server_ports = [int(s.getsockname()[1]) for s in socks]
                 fds = tuple(s.fileno() for s in socks)
                 proc = self._spawn(
-                    [sys.executable, "-m", "harness.stress.binary_backend", *map(str, fds)],
+                    python("-m", "harness.stress.binary_backend", *map(str, fds)),
                     stdout=subprocess.DEVNULL, stderr=err, pass_fds=fds,
                     env={**os.environ, "PYTHONPATH": _harness_root()},
                 )

@@ -7,12 +7,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from ..child import python
 from ..errors import QfuzzError
 from .binary_config import StressConfig
 from .binary_log import LogEntry, parse_file
@@ -152,7 +152,7 @@ def run_once(
             try:
                 started = time.time()
                 load = subprocess.Popen(
-                    [sys.executable, "-m", "harness.stress.binary_load", str(stack.port), json.dumps(cfg.to_json())],
+                    python("-m", "harness.stress.binary_load", str(stack.port), json.dumps(cfg.to_json())),
                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                     preexec_fn=_die_with_parent, env={**os.environ, "PYTHONPATH": _harness_root()},
                 )
