@@ -14,12 +14,13 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from harness.child import python
 from rich.console import Console
 
 from harness import debs
@@ -366,7 +367,7 @@ def test_sigterm_mid_run_stops_everything() -> None:
     need_haproxy()
     code = "import sys; from harness.cli import main; sys.exit(main(sys.argv[1:]))"
     proc = subprocess.Popen(
-        [sys.executable, "-c", code, "stress", "haproxy_binary", "--time", "30", "--no-save"], cwd=ROOT,
+        python("-c", code, "stress", "haproxy_binary", "--time", "30", "--no-save"), cwd=ROOT,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     kids: list[int] = []
