@@ -38,5 +38,20 @@ native = Extension(
     depends=glob.glob(rel("native", "*.h")) + glob.glob(rel("targets", "*", "*.h")),
 )
 
+# The same targets built a second time against the free-running qf.h of
+# native/stress/ (qfuzz stress; docs/stress.md).  Same flags, so the target
+# objects both builds share are identical; -Bsymbolic keeps this module's qf_*
+# calls on its own core whatever else is loaded.
+stress = Extension(
+    "harness._stress",
+    sources=sorted(glob.glob(rel("native", "stress", "*.c")))
+    + [src for name in targets for src in sorted(glob.glob(rel("targets", name, "*.c")))],
+    include_dirs=native.include_dirs,
+    define_macros=native.define_macros,
+    extra_compile_args=native.extra_compile_args,
+    extra_link_args=native.extra_link_args + ["-Wl,-Bsymbolic"],
+    depends=native.depends + glob.glob(rel("native", "stress", "*.h")),
+)
+
 # harness/targets is a symlink to targets/, so the descriptors ship as harness.targets
-setup(ext_modules=[native])
+setup(ext_modules=[native, stress])

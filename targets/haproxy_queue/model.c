@@ -351,16 +351,18 @@ static void process_srv_queue(struct hq_server *s)
 
 static int pendconn_add(struct hq_stream *s)
 {
-	if (W.npc >= HQ_MAX_PC)
+	/* atomic: free-running stress mode builds this file too, where two
+	 * threads can queue at once (one at a time under the controlled core) */
+	int idx = __atomic_fetch_add(&W.npc, 1, __ATOMIC_RELAXED);
+	if (idx >= HQ_MAX_PC)
 		return -1;
-	int idx = W.npc++;
 	struct hq_pendconn *p = &W.pc[idx];
 	memset(p, 0, sizeof *p);
 	p->target = -1;
 	p->strm = s->id;
 	p->strm_flags = s->flags;
 	p->prev = p->next = -1;
-	p->key = W.seq++; /* time order: the clock never goes back */
+	p->key = __atomic_fetch_add(&W.seq, 1, __ATOMIC_RELAXED); /* time order: the clock never goes back */
 	qf_lock_init(&p->del_lock, 100 + idx, RANK_DEL);
 	s->pend_pos = idx;
 	struct hq_queue *q = (s->flags & SF_ASSIGNED) ? &W.srv[s->target].queue : &W.px.queue;
@@ -712,7 +714,17 @@ static void process_stream(struct hq_stream *s)
 			if (qf_now() < s->arrival)
 				return;
 			qf_note(L_ARRIVE, s->id);
-			qf_add(&W.px.beconn, 1, L_BECONN_INC);
+			{
+				long before[HQ_MAX_SRV];
+				for (int i = 0; i < W.nsrv; i++)
+					before[i] = hq_dyn_maxconn(&W.srv[i]);
+				qf_add(&W.px.beconn, 1, L_BECONN_INC);
+				/* with minconn/fullconn the limit grows with beconn, and
+				 * nobody looks at the queues when it does (findings F3) */
+				for (int i = 0; i < W.nsrv; i++)
+					if (hq_dyn_maxconn(&W.srv[i]) > before[i])
+						note_nodeq(&W.srv[i], L_BECONN_INC);
+			}
 			if (s->cookie >= 0 && hq_usable(&W.srv[s->cookie])) {
 				/* a persistence cookie names a server that is up: no LB */
 				s->target = s->cookie;
