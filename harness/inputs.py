@@ -46,7 +46,8 @@ def expand(files: Sequence[str]) -> list[Path]:
     return out
 
 
-def load(path: Path, target: Optional[str] = None, variant: Optional[str] = None) -> Input:
+def load(path: Path, target: Optional[str] = None, variant: Optional[str] = None,
+         workload: Optional[Path] = None) -> Input:
     data = read_limited(path)
     source = str(path)
     looks_json = data.lstrip()[:1] == b"{"
@@ -81,10 +82,10 @@ def load(path: Path, target: Optional[str] = None, variant: Optional[str] = None
                                       if fmt is not None else f"{source}: not a qfuzz reproducer (no \"format\" field)")
     if target is None or variant is None:
         raise ReproducerError(f"{source}: raw bytes: a libFuzzer crash file needs --target and --variant")
-    return Input(path, "raw", reproducer=decode_raw(path, data, target, variant))
+    return Input(path, "raw", reproducer=decode_raw(path, data, target, variant, workload))
 
 
-def decode_raw(path: Path, data: bytes, target: str, variant: str) -> Reproducer:
+def decode_raw(path: Path, data: bytes, target: str, variant: str, workload: Optional[Path] = None) -> Reproducer:
     """A libFuzzer input, run once through its decoder; the result is an
     ordinary reproducer (its decision list replays exactly)."""
     from .fuzzinput import decode, supported
@@ -93,10 +94,16 @@ def decode_raw(path: Path, data: bytes, target: str, variant: str) -> Reproducer
 
     t = get(target)
     t.variant(variant)
-    if not supported(t):
-        raise QfuzzError(f"{path}: target {target} has no fuzzer input decoder")
-    workload, scheduler = decode(t, data)
-    ex = run(t, variant, workload, scheduler, trace=False)
+    if workload is not None:
+        # a run with a pinned workload (qfuzz fuzz --workload): every byte is schedule
+        from .reproducer import load_workload
+
+        w, scheduler = decode(t, data, workload=load_workload(workload, t.name))
+    else:
+        if not supported(t):
+            raise QfuzzError(f"{path}: target {target} has no fuzzer input decoder")
+        w, scheduler = decode(t, data)
+    ex = run(t, variant, w, scheduler, trace=False)
     rep = from_execution(ex, found={"engine": "atheris", "input": path.name})
     rep.path = path
     return rep

@@ -166,6 +166,23 @@ static inline uint32_t mix3(uint32_t a, uint32_t b, uint32_t c)
 	return h;
 }
 
+/* Interleaving features: libFuzzer-style 8-bit counters (coverage.c hands
+ * them to libFuzzer), so hit counts matter too.  qf_run_args.features is a
+ * mask of QF_FT_* (1 = all of them), to measure each kind alone.  Tried and
+ * dropped (docs/engines.md): the value a read saw, two consecutive switches,
+ * state-to-state steps, presence instead of counts. */
+enum {
+	QF_FT_PAIR = 1 << 1,   /* label right after a label of another thread */
+	QF_FT_LOCK = 1 << 2,   /* blocked on, or trylock failed against, a lock: its class and both labels */
+	QF_FT_STATE = 1 << 3,  /* the target's bucketed abstract state at quiescent points */
+};
+#define QF_FT_DEFAULT (QF_FT_PAIR | QF_FT_LOCK | QF_FT_STATE)
+
+static inline int ft(int kind)
+{
+	return (C.features == 1 ? QF_FT_DEFAULT : C.features) & kind;
+}
+
 static inline void feature(uint32_t h)
 {
 	uint8_t *c = &qf_features[h & (QF_NFEAT - 1)];
@@ -173,11 +190,19 @@ static inline void feature(uint32_t h)
 		(*c)++;
 }
 
+/* Small lock ids name one lock each; large ones are per-object locks
+ * (a lock per queue entry...), one class per rank, so that which entry's
+ * lock it was does not read as new behaviour. */
+static inline uint32_t lock_class(const qf_lock_t *l)
+{
+	return l->id < 64 ? (uint32_t)l->id : 64u + (uint32_t)l->rank;
+}
+
 /* An operation by the running thread took effect. */
 static void executed(int label, int value)
 {
 	int me = C.cur;
-	if (C.features && C.last_thread != me && C.last_thread >= 0)
+	if (ft(QF_FT_PAIR) && C.last_thread != me && C.last_thread >= 0)
 		feature(mix3(1, (uint32_t)C.last_label, (uint32_t)label)); /* label after label on another thread */
 	C.last_label = label;
 	C.last_thread = me;
@@ -306,7 +331,7 @@ static void quiescent(void)
 {
 	if (C.target->quiescent)
 		C.target->quiescent();
-	if (C.features && C.target->abstract_state)
+	if (ft(QF_FT_STATE) && C.target->abstract_state)
 		feature(mix3(4, C.target->abstract_state(), 0));
 	for (int t = 0; t < C.nthreads; t++)
 		if (T[t].state == TH_BLOCKED) {
@@ -502,8 +527,8 @@ void qf_lock(qf_lock_t *l, int label)
 	while (l->owner >= 0) {
 		if (l->owner == C.cur)
 			core_fail(QF_DEADLOCK, l->id, "a thread takes a lock it already holds%s", "");
-		if (C.features)
-			feature(mix3(2, (uint32_t)l->id, (uint32_t)(label * 4099 + T[l->owner].last_label)));
+		if (ft(QF_FT_LOCK)) /* a hand-off: who holds it, doing what, while we wait */
+			feature(mix3(2, lock_class(l), (uint32_t)(label * 4099 + T[l->owner].last_label)));
 		t->state = TH_BLOCKED;
 		t->blocked_on = l;
 		record(QF_EV_BLOCK, QF_L_BLOCK, C.cur, t->request, l->id);
@@ -517,8 +542,8 @@ int qf_trylock(qf_lock_t *l, int label)
 {
 	point(label, l, 1);
 	if (l->owner >= 0) {
-		if (C.features)
-			feature(mix3(3, (uint32_t)l->id, (uint32_t)(label * 4099 + T[l->owner].last_label)));
+		if (ft(QF_FT_LOCK)) /* a trylock lost: to whom, doing what */
+			feature(mix3(3, lock_class(l), (uint32_t)(label * 4099 + T[l->owner].last_label)));
 		executed(label, 0);
 		return 0;
 	}

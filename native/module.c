@@ -4,6 +4,8 @@
 
 #include "core.h"
 
+int qf_cov_register(const char *lib, char *err, int errlen); /* coverage.c */
+
 /* setup.py defines QF_TARGET_LIST as X(name) X(name2) ... from targets/ */
 #ifndef QF_TARGET_LIST
 #error "QF_TARGET_LIST must be defined by the build"
@@ -116,11 +118,27 @@ static PyObject *py_futex_pingpong(PyObject *self, PyObject *args)
 	Py_END_ALLOW_THREADS return PyFloat_FromDouble(ns);
 }
 
+static PyObject *py_register_coverage(PyObject *self, PyObject *args)
+{
+	(void)self;
+	const char *lib;
+	char err[300] = "";
+	if (!PyArg_ParseTuple(args, "s", &lib))
+		return NULL;
+	if (qf_cov_register(lib, err, sizeof err) < 0) {
+		PyErr_SetString(PyExc_RuntimeError, err);
+		return NULL;
+	}
+	Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
 	{"futex_pingpong", py_futex_pingpong, METH_VARARGS, "ns per one-way hand-off between two bare pinned threads (bench)"},
 	{"targets", py_targets, METH_NOARGS, "[(name, [(label id, description)])] of the compiled-in targets"},
 	{"run", (PyCFunction)(void (*)(void))py_run, METH_VARARGS | METH_KEYWORDS, "run one controlled execution"},
 	{"features", py_features, METH_NOARGS, "the interleaving-feature counters (a writable memoryview)"},
+	{"register_coverage", py_register_coverage, METH_VARARGS,
+	 "register_coverage(lib): hand the feature counters to the libFuzzer loaded from shared object lib"},
 	{NULL, NULL, 0, NULL},
 };
 

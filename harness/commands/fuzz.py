@@ -1,9 +1,16 @@
-"""qfuzz fuzz: a seeded campaign (random, PCT or POS) over a workload or the
-target's workload mix; new unique failures are minimized and stored."""
+"""qfuzz fuzz: search a target variant for failures with one engine: random,
+pct or pos (seeded campaigns over a workload or the target's workload mix),
+atheris (libFuzzer, guided by the interleaving features; one input decodes
+into a workload and a schedule) or hypothesis (property-based search with
+shrinking).  New unique failures are minimized and stored in the corpus as
+JSON reproducers.  Exit status: 0 nothing found, 1 failures found, 2 bad
+usage; with --engine atheris, libFuzzer's own (0; 77 a crash, 70 a timeout,
+71 out of memory; 1 when a -jobs worker failed)."""
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
 
 from rich.console import Console
 from rich.live import Live
@@ -11,84 +18,234 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import __version__
+from ..errors import QfuzzError
 from .common import positive_float, positive_int
 
-HELP = "search for failures with a seeded strategy"
+HELP = "search for failures (seeded strategies, atheris/libFuzzer, hypothesis)"
 DEFAULT_CORPUS = "corpus"
+SEEDED = ("random", "pct", "pos")
+ENGINES = (*SEEDED, "atheris", "hypothesis")
+ATHERIS_ONLY = ("jobs", "no_features", "crash_on", "keep_going", "workdir", "libfuzzer")
 
 
 def add_arguments(fz: argparse.ArgumentParser) -> None:
     fz.add_argument("target")
     fz.add_argument("--variant", required=True)
-    fz.add_argument("--strategy", "--engine", dest="strategy", default="pct", choices=("random", "pct", "pos"))
+    fz.add_argument("--strategy", "--engine", dest="engine", default="pct", choices=ENGINES,
+                    help="search engine (default pct)")
     budget = fz.add_mutually_exclusive_group()
     budget.add_argument("--time", type=positive_float, help="seconds to run (default 10)")
-    budget.add_argument("--runs", type=positive_int, help="number of executions")
-    fz.add_argument("--seed", type=int, default=0, help="campaign seed (default 0)")
+    budget.add_argument("--runs", type=positive_int, help="number of executions (hypothesis: examples)")
+    fz.add_argument("--seed", type=int, help="campaign seed (default 0; atheris: libFuzzer's -seed, default random)")
     fz.add_argument("--depth", type=positive_int, default=3, help="PCT bug depth (default 3)")
     fz.add_argument("--corpus", default=DEFAULT_CORPUS, help="corpus root; reproducers go to CORPUS/TARGET/")
     fz.add_argument("--workload", help="a workload JSON file (default: the target's workload mix)")
     fz.add_argument("--minimize-time", type=float, default=5.0, help="seconds to minimize each new failure (0: off)")
     fz.add_argument("--no-trace", action="store_true", help="do not print swim-lane traces")
+    at = fz.add_argument_group("atheris")
+    at.add_argument("--jobs", type=positive_int, default=1, help="parallel libFuzzer processes (-jobs=N -workers=N)")
+    at.add_argument("--no-features", action="store_true", help="no interleaving feedback (blind; for comparisons)")
+    at.add_argument("--crash-on", action="append", metavar="PATTERN",
+                    help="signatures (shell pattern) that are libFuzzer crashes; repeatable (default: every failure)")
+    at.add_argument("--keep-going", action="store_true", help="no failure is a crash: store each one and go on")
+    at.add_argument("--workdir", help="libFuzzer inputs and crash files (default .qfuzz/atheris/TARGET-VARIANT)")
+    fz.set_defaults(libfuzzer=[])
+    fz.epilog = "Arguments after `--` go to libFuzzer (--engine atheris), e.g. `-- -max_len=128 -dict=FILE CORPUS_DIR`."
+    _accept_libfuzzer_flags(fz)
+
+
+def _accept_libfuzzer_flags(fz: argparse.ArgumentParser) -> None:
+    """Everything after `--` is for libFuzzer.  argparse (3.11) cannot take
+    `--` after a subcommand's own options, so split it off before parsing."""
+    parse = fz.parse_known_args
+
+    def parse_known_args(args: Optional[Sequence[str]] = None, namespace: Any = None) -> Any:
+        args = list(args or [])
+        extra: list[str] = []
+        if "--" in args:
+            i = args.index("--")
+            args, extra = args[:i], args[i + 1 :]
+        ns, rest = parse(args, namespace)
+        ns.libfuzzer = extra
+        return ns, rest
+
+    fz.parse_known_args = parse_known_args  # type: ignore[method-assign]
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    from ..corpus import Corpus
-    from ..engines.campaign import Campaign, CampaignResult, Finding
-    from ..reproducer import load_workload
-    from ..swimlane import print_trace
     from ..targets import get
 
     target = get(args.target)
     target.variant(args.variant)
+    if args.engine != "atheris":
+        given = [name for name in ATHERIS_ONLY if getattr(args, name) not in (None, False, [], 1)]
+        if given:
+            flag = "-- <libFuzzer flags>" if given[0] == "libfuzzer" else "--" + given[0].replace("_", "-")
+            raise QfuzzError(f"{flag} applies to --engine atheris only")
+    if args.engine == "atheris":
+        return _atheris(args, target, console)
+    if args.engine == "hypothesis":
+        return _hypothesis(args, target, console)
+    return _campaign(args, target, console)
+
+
+# -- seeded campaigns -------------------------------------------------------------------
+
+
+def _campaign(args: argparse.Namespace, target: Any, console: Console) -> int:
+    from ..corpus import Corpus
+    from ..engines.campaign import Campaign, CampaignResult
+    from ..reproducer import load_workload
+
     workload = target.workload(load_workload(args.workload, target.name)) if args.workload else None
-    params: dict[str, Any] = {"depth": args.depth} if args.strategy == "pct" else {}
-    corpus = Corpus(args.corpus, target.name)
+    params: dict[str, Any] = {"depth": args.depth} if args.engine == "pct" else {}
+    seed = args.seed or 0
     campaign = Campaign(
-        target, args.variant, args.strategy, seed=args.seed, workload=workload, corpus=corpus,
+        target, args.variant, args.engine, seed=seed, workload=workload, corpus=Corpus(args.corpus, target.name),
         minimize_seconds=args.minimize_time, params=params,
     )
     seconds = args.time if args.time or args.runs else 10.0
     mix = "workload " + args.workload if args.workload else "the workload mix"
     console.print(
-        f"qfuzz {__version__}: fuzzing {target.name} variant [bold]{args.variant}[/] with {args.strategy} "
-        f"on {mix}, seed {args.seed}, " + (f"{args.runs} runs" if args.runs else f"{seconds:g} s")
+        f"qfuzz {__version__}: fuzzing {target.name} variant [bold]{args.variant}[/] with {args.engine} "
+        f"on {mix}, seed {seed}, " + (f"{args.runs} runs" if args.runs else f"{seconds:g} s")
     )
-
     status = Text()
 
     def tick(r: CampaignResult) -> None:
-        status.plain = (
-            f"executions {r.executions:,}   exec/s {r.exec_per_second:,.0f}   unique failures {len(r.findings)}"
-        )
+        status.plain = f"executions {r.executions:,}   exec/s {r.exec_per_second:,.0f}   unique failures {len(r.findings)}"
         live.refresh()
 
-    def new(f: Finding) -> None:
-        v = f.execution.verdict
-        known = f"known: {f.expected.why}" if f.expected else "UNEXPECTED on this variant"
-        line = Text.assemble(
-            ("NEW ", "bold red"), (v.signature, "bold"),
-            f"  after {f.first_execution:,} executions ({f.first_seconds:.2f} s)  ", (known, "dim" if f.expected else "bold yellow"),
-        )
-        live.console.print(line)
-        if f.minimized:
-            live.console.print(f"    minimized in {f.minimized.seconds:.2f} s: {f.minimized.before} -> {f.minimized.after}")
-        if f.stored:
-            what = {"new": "stored", "replaced": "stored (smaller than the one it replaces)", "kept": "already in the corpus"}
-            live.console.print(f"    {what[f.stored.status]}: {f.stored.path}")
-
     with Live(status, console=console, refresh_per_second=4, transient=True) as live:
-        result = campaign.run(seconds=None if args.runs else seconds, runs=args.runs, on_new=new, on_tick=tick)
+        result = campaign.run(
+            seconds=None if args.runs else seconds, runs=args.runs, on_new=_printer(live.console, "executions"),
+            on_tick=tick,
+        )
     console.print(
         f"done: {result.executions:,} executions in {result.seconds:.1f} s ({result.exec_per_second:,.0f}/s), "
         f"{len(result.findings)} unique failure(s)"
     )
-    if not result.findings:
+    return _report(list(result.findings.values()), args, console)
+
+
+# -- hypothesis ----------------------------------------------------------------------------
+
+
+def _hypothesis(args: argparse.Namespace, target: Any, console: Console) -> int:
+    from ..corpus import Corpus
+    from ..engines.campaign import Finding
+    from ..engines.hypothesis_engine import Found, search
+    from ..engines.store import keep
+    from ..reproducer import load_workload
+
+    workload = load_workload(args.workload, target.name) if args.workload else None
+    corpus = Corpus(args.corpus, target.name)
+    variant = target.variant(args.variant)
+    seconds = args.time if args.time or args.runs else 10.0
+    seed = args.seed or 0
+    console.print(
+        f"qfuzz {__version__}: fuzzing {target.name} variant [bold]{args.variant}[/] with hypothesis on "
+        + (f"workload {args.workload}" if args.workload else "generated workloads")
+        + f", seed {seed}, " + (f"{args.runs} examples" if args.runs else f"{seconds:g} s")
+    )
+    findings: list[Finding] = []
+    show = _printer(console, "examples")
+
+    def new(f: Found) -> None:
+        v = f.execution.verdict
+        kept = keep(
+            f.execution, corpus,
+            {"engine": "hypothesis", "seed": seed, "examples": f.first_examples, "seconds": round(f.first_seconds, 3)},
+            minimize_seconds=args.minimize_time,
+        )
+        finding = Finding(f.signature, f.first_examples, f.first_seconds, kept.execution,
+                          expected=variant.explains(v.kind, v.path, *v.labels), minimized=kept.minimized,
+                          stored=kept.stored)
+        findings.append(finding)
+        show(finding)
+
+    with console.status("hypothesis: searching"):
+        result = search(target, args.variant, seconds=None if args.runs else seconds, examples=args.runs, seed=seed,
+                        workload=workload, on_new=new)
+    console.print(
+        f"done: {result.examples:,} examples in {result.seconds:.1f} s ({result.exec_per_second:,.0f}/s), "
+        f"{len(findings)} unique failure(s)"
+    )
+    return _report(findings, args, console)
+
+
+# -- atheris -----------------------------------------------------------------------------------
+
+
+def _atheris(args: argparse.Namespace, target: Any, console: Console) -> int:
+    from ..engines.atheris_engine import Config
+    from ..engines.atheris_launch import default_workdir, launch
+    from ..reproducer import load_workload
+
+    if args.workload:
+        load_workload(args.workload, target.name)  # bad file: one line, exit 2, before libFuzzer starts
+    config = Config(
+        target=target.name,
+        variant=args.variant,
+        workload=args.workload,
+        corpus=args.corpus or None,
+        features=0 if args.no_features else 1,
+        crash_on=() if args.keep_going else tuple(args.crash_on or ("*",)),
+        minimize_seconds=max(0.0, args.minimize_time),
+    )
+    workdir = Path(args.workdir) if args.workdir else default_workdir(target.name, args.variant)
+    seconds = args.time if args.time or args.runs else 10.0
+    console.print(
+        f"qfuzz {__version__}: fuzzing {target.name} variant [bold]{args.variant}[/] with atheris "
+        f"(interleaving features {'off' if args.no_features else 'on'}) on "
+        + (f"workload {args.workload}" if args.workload else "decoded workloads")
+        + ", " + (f"{args.runs} runs" if args.runs else f"{seconds:g} s")
+        + (f", {args.jobs} jobs" if args.jobs > 1 else "") + f"; work directory {workdir}"
+    )
+    out = launch(config, workdir, seconds=None if args.runs else seconds, runs=args.runs, seed=args.seed,
+                 jobs=args.jobs, extra=args.libfuzzer)
+    what = {0: "nothing found", 77: "crash", 70: "timeout", 71: "out of memory"}.get(out.returncode, "see its output")
+    console.print(f"libFuzzer exited {out.returncode} ({what}) after {out.seconds:.1f} s")
+    if args.jobs > 1:
+        console.print(f"  worker logs: {out.workdir}/fuzz-*.log")
+    for p in out.artifacts:
+        console.print(f"  libFuzzer input: {p}")
+    for p in out.reproducers:
+        console.print(f"  reproducer: {p}   (qfuzz repro {p})")
+    if out.artifacts:
+        console.print(f"  replay an input: {out.command[0]} {out.artifacts[0]}")
+    return out.returncode
+
+
+# -- shared presentation ---------------------------------------------------------------------------
+
+
+def _printer(console: Console, unit: str) -> Callable[[Any], None]:
+    def new(f: Any) -> None:
+        v = f.execution.verdict
+        known = f"known: {f.expected.why}" if f.expected else "UNEXPECTED on this variant"
+        console.print(Text.assemble(
+            ("NEW ", "bold red"), (v.signature, "bold"),
+            f"  after {f.first_execution:,} {unit} ({f.first_seconds:.2f} s)  ", (known, "dim" if f.expected else "bold yellow"),
+        ))
+        if f.minimized:
+            console.print(f"    minimized in {f.minimized.seconds:.2f} s: {f.minimized.before} -> {f.minimized.after}")
+        if f.stored:
+            what = {"new": "stored", "replaced": "stored (smaller than the one it replaces)", "kept": "already in the corpus"}
+            console.print(f"    {what[f.stored.status]}: {f.stored.path}")
+
+    return new
+
+
+def _report(findings: list[Any], args: argparse.Namespace, console: Console) -> int:
+    from ..swimlane import print_trace
+
+    if not findings:
         return 0
     table = Table(title="failures", title_justify="left", box=None, header_style="dim")
     for col in ("signature", "count", "first at", "expected", "reproducer"):
         table.add_column(col)
-    for f in result.findings.values():
+    for f in findings:
         table.add_row(
             f.signature, str(f.count), f"#{f.first_execution} ({f.first_seconds:.2f} s)",
             f.expected.why.split(":")[0] if f.expected else "UNEXPECTED", str(f.stored.path) if f.stored else "-",
@@ -96,7 +253,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     console.print(table)
     if not args.no_trace:
         shown: set[str] = set()
-        for f in result.findings.values():
+        for f in findings:
             key = f"{f.kind}:{f.path}"
             if f.kind == "STUCK" and key not in shown:
                 shown.add(key)

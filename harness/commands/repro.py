@@ -23,6 +23,7 @@ def add_arguments(rp: argparse.ArgumentParser) -> None:
     rp.add_argument("--variant", help="replay on this variant instead of the file's own (for a libFuzzer "
                                       "crash file: the variant it was found on)")
     rp.add_argument("--target", help="the target of libFuzzer crash files (raw bytes)")
+    rp.add_argument("--workload", help="for crash files of a run with a pinned workload (fuzz --workload): that file")
     rp.add_argument("--runs", type=positive_int, default=1, help="replay N times and compare")
     rp.add_argument("--trace", action="store_true", help="the full trace (every step)")
     rp.add_argument("--no-trace", action="store_true", help="only the verdict")
@@ -80,7 +81,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
     paths = expand(args.files)
     # every file is checked before anything runs
-    inputs = [load(p, args.target, args.variant if args.target else None) for p in paths]
+    workload = Path(args.workload) if args.workload else None
+    inputs = [load(p, args.target, args.variant if args.target else None, workload) for p in paths]
     if args.variant and not args.target:
         for i in inputs:
             if i.reproducer is not None:

@@ -132,7 +132,10 @@ class HaproxyQueue(Target):
                     "thread": _int(e, "thread", w, 0, threads - 1),
                     "action": action,
                     "server": _int(e, "server", w, 0, len(servers) - 1),
-                    "value": _int(e, "value", w, 0, 100000, 0 if action != "set_maxconn" else None),
+                    # set_maxconn: 1 or more (0, "unlimited", would strand what is already
+                    # queued: process_srv_queue never runs for an unlimited server)
+                    "value": _int(e, "value", w, 1 if action == "set_maxconn" else 0, 100000,
+                                  0 if action != "set_maxconn" else None),
                 }
             )
         return {"threads": threads, "servers": servers, "backend": backend, "requests": requests, "events": events}
@@ -275,6 +278,9 @@ class HaproxyQueue(Target):
                 c["events"] = [
                     {**e, "server": e["server"] - (e["server"] > j)} for e in c["events"] if e["server"] != j
                 ]
+                for r in c["requests"]:
+                    if r.get("cookie") is not None:
+                        r["cookie"] = None if r["cookie"] == j else r["cookie"] - (r["cookie"] > j)
                 yield c
         # smaller limits and simpler settings
         for j, s in enumerate(d["servers"]):
