@@ -41,7 +41,7 @@ def main() -> None:
           f"{args.executions:,} executions per variant over random, pct, pos and every mix")
     for variant in args.variants.split(","):
         jobs = [(s, i) for i, s in enumerate(("random", "pct", "pos"))]
-        per = args.executions // len(jobs)
+        per = -(-args.executions // len(jobs))  # at least --executions in all
         out: mp.Queue = ctx.Queue()
         procs = []
         results = []
