@@ -61,6 +61,15 @@ LIMIT_ROSE = Pattern(
     "STUCK", "*", "*", "BECONN_INC",
     why="F3 (docs/findings.md): minconn/fullconn raise the limit as requests arrive; nobody looks at the queues",
 )
+ENABLE_RACE = Pattern(
+    "STUCK", "*", "*", "ADM_ENABLE",
+    why="F4 (docs/findings.md): a server comes up and looks at the queue just before a request that found "
+        "everyone full queues",
+)
+GRAB_UNCOUNTED = Pattern(
+    "STUCK", "*", "*", "MD_CURSESS",
+    why="111ea83ed: streams grabbed from the backend queue hold connections that served does not count",
+)
 GRABBED = Pattern("SAFETY", "*", "INV_*", why="111ea83ed: pendconn_grab_from_px hands out slots it never counted")
 ENDLESS_LOOP = Pattern(
     "LIVELOCK", "*", "BALANCE_AGAIN",
@@ -73,7 +82,8 @@ def _bug(commit: str, subject: str, date: str, oracle: str, bit: int, pattern: P
     name = f"revert-{commit}"
     variant = Variant(
         name, bit, f"the fixed model with {commit} reverted ({subject})", "bugs",
-        shows=(pattern, *also, *IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE), must_show=(pattern,), mix=mix,
+        shows=(pattern, *also, *IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, ENABLE_RACE), must_show=(pattern,),
+        mix=mix,
     )
     return Bug(commit, subject, date, oracle, name, pattern, story), variant
 
@@ -91,7 +101,7 @@ CATALOG = [
     _bug("111ea83ed", "BUG/MEDIUM: queues: Do not use pendconn_grab_from_px()", "2024-12", "SAFETY",
          BUG_GRAB_PX, GRABBED,
          "a server coming up takes backend-queued requests without reserving served, so it runs past maxconn",
-         mix="admin"),
+         mix="admin", also=(GRAB_UNCOUNTED, ENDLESS_LOOP)),
     _bug("9ada03069", "BUG/MINOR: queue/threads: make the queue unlinking atomic", "2019-11", "SAFETY",
          BUG_UNLINK_RACE, Pattern("SAFETY", "*", "INV_*", why="9ada03069: an entry unlinked twice is counted twice"),
          "a timing-out stream sees itself linked, a releaser picks it, and both decrement the queue length"),
@@ -128,29 +138,32 @@ SEED_VARIANTS = (
     Variant(
         "pre-fix", TREE_2024_07,
         "the tree at 1a8f3a368, just before 5541d4995: trylock dequeuer, no re-checks", "bugs",
-        shows=(LATE_RELEASE, LIMIT_ROSE, STUCK_SERVER, STUCK_BACKEND, OVERSHOOT, GRABBED), must_show=(STUCK_SERVER, STUCK_BACKEND),
+        shows=(LATE_RELEASE, LIMIT_ROSE, ENABLE_RACE, GRAB_UNCOUNTED, STUCK_SERVER, STUCK_BACKEND, OVERSHOOT, GRABBED),
+        must_show=(STUCK_SERVER, STUCK_BACKEND),
     ),
     Variant(
         "server-fix", TREE_2024_07 & ~BUG_SEED_SRV,
         "only the server-queue half of 5541d4995 (re-check and process_srv_queue in srv_redispatch_connect)", "bugs",
-        shows=(LATE_RELEASE, LIMIT_ROSE, TRYLOCK_LOSS, STUCK_BACKEND, OVERSHOOT, GRABBED), must_show=(STUCK_BACKEND,),
+        shows=(LATE_RELEASE, LIMIT_ROSE, ENABLE_RACE, GRAB_UNCOUNTED, TRYLOCK_LOSS, STUCK_BACKEND, OVERSHOOT, GRABBED),
+        must_show=(STUCK_BACKEND,),
     ),
     Variant(
         "seed-fix", TREE_2024_07 & ~(BUG_SEED_SRV | BUG_SEED_PX),
         "both halves of 5541d4995, as upstream shipped them; the trylock residual (b11495652) remains", "bugs",
-        shows=(LATE_RELEASE, TRYLOCK_LOSS, ENDLESS_LOOP, *IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, OVERSHOOT,
-               GRABBED),
+        shows=(LATE_RELEASE, TRYLOCK_LOSS, ENDLESS_LOOP, *IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, ENABLE_RACE,
+               GRAB_UNCOUNTED, OVERSHOOT, GRABBED),
         mix="all",
     ),
     Variant(
         "dequeuing-fix", TREE_2024_07 & ~(BUG_SEED_SRV | BUG_SEED_PX | BUG_TRYLOCK),
         "seed-fix plus b11495652 (atomic dequeuing flag, then a blocking lock); believed closed upstream", "bugs",
-        shows=(LATE_RELEASE, ENDLESS_LOOP, *IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, OVERSHOOT, GRABBED),
+        shows=(LATE_RELEASE, ENDLESS_LOOP, *IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, ENABLE_RACE, GRAB_UNCOUNTED,
+               OVERSHOOT, GRABBED),
         mix="all",
     ),
     Variant(
         "fixed", 0, "every modelled fix applied (the catalog's fully fixed model)", "clean as far as upstream knows",
-        shows=(*IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE), mix="all",
+        shows=(*IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, ENABLE_RACE), mix="all",
     ),
     Variant(
         "coarse", COARSE,

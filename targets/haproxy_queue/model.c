@@ -871,6 +871,10 @@ static void run_event(struct hq_event *e)
 			if (may_dequeue_tasks(s))
 				process_srv_queue(s);
 		}
+		/* the server's one look at the queues when it comes up: a request
+		 * that judged every server full just before, and queues just after,
+		 * is not seen (docs/findings.md F4) */
+		note_nodeq(s, L_ADM_ENABLE);
 		break;
 	case ADM_SHUTDOWN:
 		/* kill the server's live sessions: each ends on its own thread */
