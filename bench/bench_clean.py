@@ -65,7 +65,7 @@ def main() -> None:
             for sig, (count, why) in found.items():
                 sigs[sig][0] += count
                 sigs[sig][1] = why
-        print(f"\n{variant}: {total:,} executions, {len(sigs)} distinct failure signature(s)")
+        print(f"\n{variant}: {total:,} executions in {secs:.0f} s, {len(sigs)} distinct failure signature(s)")
         for sig, (count, why) in sorted(sigs.items()):
             print(f"   {count:8,}  {sig}  [{why}]")
         if not sigs:

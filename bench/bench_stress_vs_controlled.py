@@ -26,7 +26,7 @@ import sys
 from typing import Optional
 
 from harness.engines.campaign import Campaign
-from harness.stress.model import stress
+from harness.stress.model import stress  # noqa: F401  (fail early if stress mode is not built; used by the child code below)
 from harness.targets import get
 
 HQ = get("haproxy_queue")
@@ -44,7 +44,7 @@ def controlled(path: str, seed: int, cap: float) -> Optional[float]:
 
 STRESS = """
 import json, sys
-from harness.stress.model import stress
+from harness.stress.model import stress  # noqa: F401  (fail early if stress mode is not built; used by the child code below)
 from harness.targets import get
 hq = get("haproxy_queue")
 path, wname, seed, cap, noise, scale = sys.argv[1], sys.argv[2], int(sys.argv[3]), *map(float, sys.argv[4:7])

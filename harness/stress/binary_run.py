@@ -150,7 +150,6 @@ def run_once(
             sampler = Sampler(stack.stats_path, SAMPLE_INTERVAL, sample_out).start()
             load: Optional[subprocess.Popen[bytes]] = None
             try:
-                started = time.time()
                 load = subprocess.Popen(
                     python("-m", "harness.stress.binary_load", str(stack.port), json.dumps(cfg.to_json())),
                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
