@@ -70,7 +70,7 @@ def plan(targets: list[str], seconds: float, jobs: int, engines: tuple[str, ...]
                 pairs.append((name, v, e))
     # keep back what starting a worker and writing the report cost (measured:
     # a 600 s night ran 614 s without this)
-    usable = max(seconds * 0.5, seconds - 0.25 * len(pairs) / max(1, jobs) - 3.0)
+    usable = max(seconds * 0.5, seconds - 0.25 * len(pairs) / max(1, jobs) - 6.0)
     share = usable * jobs / max(1, len(pairs))
     return [Item(t, v, e, seed, share) for t, v, e in pairs]
 
