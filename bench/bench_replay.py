@@ -53,7 +53,7 @@ def bench(rep: Any, runs: int) -> tuple[int, float, str, int]:
 def main() -> int:
     from harness.errors import QfuzzError
     from harness.reproducer import load
-    from harness.commands.repro import expand
+    from harness.inputs import expand
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("paths", nargs="*", default=[str(ROOT / "corpus" / "haproxy_queue")])
