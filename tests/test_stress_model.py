@@ -5,10 +5,10 @@ from __future__ import annotations
 import io
 import json
 import subprocess
-import sys
 
 import pytest
 
+from harness.child import python
 from harness.stress.model import main, stress
 from support import HQ, SEEDS, qfuzz
 
@@ -95,7 +95,7 @@ def test_the_seed_bug_shows_under_stress(name, path):
     # corrupts the queue so that the oracle never returns; such a round
     # "wedges" its process.  A wedged search (and only that) is retried.
     for attempt in range(3):
-        p = subprocess.run([sys.executable, "-c", SEARCH, name, path, str(7 + attempt)], capture_output=True,
+        p = subprocess.run(python("-c", SEARCH, name, path, str(7 + attempt)), capture_output=True,
                            text=True, timeout=180)
         assert p.returncode == 0, p.stderr
         out = json.loads(p.stdout.strip().splitlines()[-1])
