@@ -37,8 +37,20 @@ def installed(package: str) -> bool:
 
 
 def ensure(packages: list[str]) -> None:
-    """Install whichever of `packages` is missing; QfuzzError if it can't."""
-    missing = [p for p in packages if not installed(p)]
+    """Install whichever of `packages` is missing; QfuzzError if it can't.
+    Installs are serialized across processes (pytest-xdist workers would
+    otherwise race for dpkg's lock and one of them would fail)."""
+    if all(installed(p) for p in packages):
+        return
+    import fcntl
+    import tempfile
+
+    with open(os.path.join(tempfile.gettempdir(), "qfuzz-install-debs.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _install([p for p in packages if not installed(p)])
+
+
+def _install(missing: list[str]) -> None:
     if not missing:
         return
     what = " ".join(missing)
