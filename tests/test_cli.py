@@ -98,3 +98,20 @@ def test_repro_takes_a_libfuzzer_crash_file_with_target_and_variant(tmp_path):
     # a directory of artifacts expands to them
     out = qfuzz("repro", str(tmp_path), "--target", "haproxy_queue", "--variant", "coarse", "--no-trace")
     assert out.returncode == 0 and raw.name in out.stdout
+
+
+def test_minimize_and_repro_take_a_libfuzzer_crash_file(tmp_path):
+    import glob
+
+    from harness.fuzzinput import encode
+    from harness.reproducer import load
+
+    rep = load(sorted(glob.glob(str(ROOT / "corpus/haproxy_queue/pre-fix--stuck-server-queue-*.json")))[0])
+    raw = tmp_path / "crash-feedface"
+    raw.write_bytes(encode("haproxy_queue", rep.workload, rep.decisions))
+    out = qfuzz("repro", str(raw), "--target", "haproxy_queue", "--variant", "pre-fix", "--no-trace")
+    assert out.returncode == 1 and "STUCK" in out.stdout
+    small = tmp_path / "small.json"
+    m = qfuzz("minimize", str(raw), "--target", "haproxy_queue", "--variant", "pre-fix", "-o", str(small), "--time", "1")
+    assert m.returncode == 0, m.stderr
+    assert load(small).replay().verdict.kind == "STUCK"
