@@ -9,7 +9,6 @@ gutter, and every resource the page loaded."""
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import html
 import json
 import os
@@ -81,13 +80,10 @@ def _fail_or_skip(why: str) -> None:
 def chromium() -> str:
     from harness.debs import ensure
 
-    # xdist workers would otherwise run apt-get at the same time, and the loser fails on dpkg's lock
-    with open(Path(tempfile.gettempdir()) / "qfuzz-install-debs.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            ensure(["chromium"])
-        except QfuzzError as exc:
-            _fail_or_skip(f"chromium not installed: {exc}")
+    try:
+        ensure(["chromium"])  # serializes installs across xdist workers itself
+    except QfuzzError as exc:
+        _fail_or_skip(f"chromium not installed: {exc}")
     path = shutil.which("chromium") or ("/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None)
     if path is None:
         _fail_or_skip("the chromium package is installed but /usr/bin/chromium is not")
