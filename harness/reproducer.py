@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,9 +112,16 @@ def now_iso() -> str:
 # -- loading ---------------------------------------------------------------------
 
 
-def one_line(msg: str) -> str:
+MAX_LINE = 400  # an error quoting a 300k-element field stays one readable line
+
+
+def one_line(msg: str, limit: int = MAX_LINE) -> str:
     """`msg` with every unprintable character (newlines, escapes, lone
-    surrogates) written as a Python escape: one line, safe on a terminal."""
+    surrogates) written as a Python escape: one line, safe on a terminal,
+    and cut to about `limit` characters (the file and field come first in
+    every message; what is cut is the tail of a quoted value)."""
+    if len(msg) > limit:
+        msg = f"{msg[:limit]}... ({len(msg) - limit:,} more characters)"
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in msg)
 
 
@@ -125,7 +133,7 @@ def parse_json(data: bytes, source: str) -> Any:
     if len(data) > MAX_BYTES:
         raise ReproducerError(f"{source}: {len(data)} bytes, larger than the {MAX_BYTES} allowed")
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # a leading BOM is not part of the JSON
     except UnicodeDecodeError:
         raise ReproducerError(f"{source}: not UTF-8 text (a libFuzzer crash file needs --target and --variant)") from None
     try:
@@ -136,14 +144,31 @@ def parse_json(data: bytes, source: str) -> Any:
         raise ReproducerError(f"{source}: not valid JSON ({exc})") from None
 
 
+BOM = b"\xef\xbb\xbf"  # what some editors put before UTF-8 text: ignored, as Python's utf-8-sig does
+
+
 def read_limited(path: Path) -> bytes:
+    """A regular file's bytes (a FIFO, a device or a directory is refused
+    before reading, so nothing blocks), bounded in size."""
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_BYTES + 1)
+        # O_NONBLOCK: opening a FIFO with no writer returns at once; fstat then says what it is
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except IsADirectoryError:
         raise ReproducerError(f"{path}: is a directory") from None
     except OSError as exc:
         raise ReproducerError(f"{path}: cannot read ({exc.strerror})") from None
+    with os.fdopen(fd, "rb") as f:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise ReproducerError(f"{path}: is a directory")
+        if not stat.S_ISREG(mode):
+            what = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+            raise ReproducerError(f"{path}: not a regular file ({what})")
+        os.set_blocking(fd, True)
+        try:
+            data = f.read(MAX_BYTES + 1)
+        except OSError as exc:
+            raise ReproducerError(f"{path}: cannot read ({exc.strerror})") from None
     if len(data) > MAX_BYTES:
         raise ReproducerError(f"{path}: larger than the {MAX_BYTES} bytes allowed")
     return data

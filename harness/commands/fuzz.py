@@ -3,12 +3,14 @@ pct or pos (seeded campaigns over a workload or the target's workload mix),
 atheris (libFuzzer, guided by the interleaving features; one input decodes
 into a workload and a schedule) or hypothesis (property-based search with
 shrinking).  New unique failures are minimized and stored in the corpus as
-JSON reproducers.  Exit status: 0 nothing found, 1 failures found, 2 bad
-usage; with --engine atheris, libFuzzer's own (0; 77 a crash, 70 a timeout,
-71 out of memory; 1 when a -jobs worker failed)."""
+JSON reproducers.  Exit status, with every engine: 0 nothing found, 1
+failures found, 2 bad usage, bad input or an internal error (with --engine
+atheris, libFuzzer's 77 crash, 70 timeout and 71 out of memory are 1, and so
+is a failed -jobs worker that left a crash file)."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -19,7 +21,7 @@ from rich.text import Text
 
 from .. import __version__
 from ..errors import QfuzzError
-from .common import positive_float, positive_int
+from .common import positive_float, positive_int, writable_dir
 
 HELP = "search for failures (seeded strategies, atheris/libFuzzer, hypothesis)"
 DEFAULT_CORPUS = "corpus"
@@ -82,6 +84,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         if given:
             flag = "-- <libFuzzer flags>" if given[0] == "libfuzzer" else "--" + given[0].replace("_", "-")
             raise QfuzzError(f"{flag} applies to --engine atheris only")
+    if args.corpus:  # before any work: a bad path is one line and exit 2, never a crash file
+        writable_dir(Path(args.corpus) / target.name, "--corpus")
     if args.engine == "atheris":
         return _atheris(args, target, console)
     if args.engine == "hypothesis":
@@ -193,7 +197,7 @@ def _atheris(args: argparse.Namespace, target: Any, console: Console) -> int:
         crash_on=() if args.keep_going else tuple(args.crash_on or ("*",)),
         minimize_seconds=max(0.0, args.minimize_time),
     )
-    workdir = Path(args.workdir) if args.workdir else default_workdir(target.name, args.variant)
+    workdir = writable_dir(Path(args.workdir) if args.workdir else default_workdir(target.name, args.variant), "--workdir")
     seconds = args.time if args.time or args.runs else 10.0
     console.print(
         f"qfuzz {__version__}: fuzzing {target.name} variant [bold]{args.variant}[/] with atheris "
@@ -204,7 +208,10 @@ def _atheris(args: argparse.Namespace, target: Any, console: Console) -> int:
     )
     out = launch(config, workdir, seconds=None if args.runs else seconds, runs=args.runs, seed=args.seed,
                  jobs=args.jobs, extra=args.libfuzzer)
-    what = {0: "nothing found", 77: "crash", 70: "timeout", 71: "out of memory"}.get(out.returncode, "see its output")
+    what = {0: "nothing found", 77: "crash", 70: "timeout", 71: "out of memory", 72: "interrupted"}.get(
+        out.returncode, "see its output")
+    if args.jobs > 1 and out.returncode == 1:
+        what = "a worker stopped: see its log"
     console.print(f"libFuzzer exited {out.returncode} ({what}) after {out.seconds:.1f} s")
     if args.jobs > 1:
         console.print(f"  worker logs: {out.workdir}/fuzz-*.log")
@@ -214,7 +221,14 @@ def _atheris(args: argparse.Namespace, target: Any, console: Console) -> int:
         console.print(f"  reproducer: {p}   (qfuzz repro {p})")
     if out.artifacts:
         console.print(f"  replay an input: {out.command[0]} {out.artifacts[0]}")
-    return out.returncode
+    from ..reproducer import one_line
+
+    status = out.status()  # libFuzzer's codes mapped onto qfuzz's 0/1/2
+    if status == 2:
+        console.file.flush()
+        why = out.errors[0] if out.errors else f"libFuzzer exited {out.returncode} without a crash file"
+        sys.stderr.write(f"qfuzz: error: {one_line(why)}\n")
+    return status
 
 
 # -- shared presentation ---------------------------------------------------------------------------

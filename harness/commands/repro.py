@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import sys
 from pathlib import Path
 from typing import Any, Optional
 
 from rich.console import Console
 from rich.text import Text
 
-from .common import positive_int
+from ..errors import QfuzzError
+from .common import positive_int, writable_dir
 
 HELP = "replay reproducers and crash files"
 
@@ -77,17 +79,38 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from ..crash import run_in_child
     from ..htmltrace import page_paths
     from ..inputs import expand, load
+    from ..reproducer import one_line
     from ..targets import get
 
     paths = expand(args.files)
-    # every file is checked before anything runs
+    # every file is checked before anything runs; a bad one is reported (one line
+    # each), the good ones still replay, and the exit status is 2 at the end
     workload = Path(args.workload) if args.workload else None
-    inputs = [load(p, args.target, args.variant if args.target else None, workload) for p in paths]
-    if args.variant and not args.target:
-        for i in inputs:
-            if i.reproducer is not None:
-                get(i.reproducer.target).variant(args.variant)
-    pages: list[Optional[Path]] = [*page_paths(paths, args.html)] if args.html else [None] * len(inputs)
+    if workload is not None:
+        from ..reproducer import read_limited
+
+        read_limited(workload)  # a bad --workload is bad usage: before any replay
+    loaded: list[tuple[Path, Any]] = []
+    bad = 0
+    for p in paths:
+        try:
+            inp = load(p, args.target, args.variant if args.target else None, workload)
+            if args.variant and not args.target and inp.reproducer is not None:
+                get(inp.reproducer.target).variant(args.variant)
+            loaded.append((p, inp))
+        except QfuzzError as exc:
+            if len(paths) == 1 or (args.variant and "unknown variant" in str(exc)):
+                raise
+            bad += 1
+            console.file.flush()
+            sys.stderr.write(f"qfuzz: error: {one_line(str(exc))}\n")
+    if not loaded:
+        raise QfuzzError(f"none of the {len(paths)} files can be replayed")
+    every = [*page_paths(paths, args.html)] if args.html else [None] * len(paths)
+    for page in {pg.parent for pg in every if pg is not None}:
+        writable_dir(page, "--html")
+    pages: list[Optional[Path]] = [every[paths.index(p)] for p, _ in loaded]
+    inputs = [inp for _, inp in loaded]
     status = 0
     for inp, page in zip(inputs, pages):
         if inp.kind == "stress":
@@ -107,4 +130,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
             status = max(status, int(binary.against(inp.reproducer, console, args.runs, float(args.seconds))))
         else:
             status = max(status, int(replay_model(inp.reproducer, args, page, console, inp.kind == "raw")))
+    if bad:
+        console.file.flush()
+        sys.stderr.write(f"qfuzz: error: {bad} of {len(paths)} files could not be replayed (see above)\n")
+        return 2
     return status

@@ -24,7 +24,9 @@ children it starts for -jobs/-fork, so qfuzz's own settings travel as
 
 A failing verdict whose signature matches --crash-on is minimized, stored in
 the corpus, then raised: libFuzzer writes crash-<sha1> and exits 77.  Other
-failures are stored once per signature and fuzzing goes on.  Unless given,
+failures are stored once per signature and fuzzing goes on.  A bad setting
+or an internal error (an unwritable corpus, a bug in qfuzz) is never a
+crash: one line on stderr and exit 2, no crash-* file.  Unless given,
 -timeout=25 (a native hang ends as a timeout-* file, exit 70), -max_len=64
 and -len_control=0 are passed (see DEFAULT_FLAGS).
 """
@@ -171,6 +173,21 @@ class FuzzTarget:
         self.started = time.monotonic()  # time to a failure counts from the first input
 
     def __call__(self, data: bytes) -> None:
+        try:
+            self._one(data)
+        except InterleavingFailure:
+            raise
+        except BaseException as exc:
+            # qfuzz's own fault (an unwritable corpus, a bug): no crash-* file, which a
+            # CI would file as a bug in the target, but one line and exit 2
+            from ..cli import internal_error
+
+            _event(f"error {type(exc).__name__}: {exc}")
+            internal_error(exc)
+            sys.stderr.flush()
+            os._exit(2)
+
+    def _one(self, data: bytes) -> None:
         from ..fuzzinput import decode
         from ..runner import run
 
@@ -214,12 +231,25 @@ class FuzzTarget:
             counters[:] = saved
             if kept.stored:
                 where = f"\n  reproducer: {kept.stored.path}\n  replay:     qfuzz repro {kept.stored.path}"
+        _event(f"failure {sig}")
         if crash:
             raise InterleavingFailure(
                 f"{sig}: {ex.verdict.detail}\n  found after {found['executions']} executions in {found['seconds']:.3f} s"
                 f"{where}"
             )
         print(f"qfuzz: {sig} (not a crash here: kept, fuzzing goes on){where}", file=sys.stderr, flush=True)
+
+
+def _event(line: str) -> None:
+    """Tell `qfuzz fuzz` (which sets QFUZZ_EVENTS) what happened: libFuzzer's
+    exit status alone cannot tell a failure from an error, least of all with
+    -jobs.  One short append per line: atomic across the -jobs workers."""
+    path = os.environ.get("QFUZZ_EVENTS")
+    if path:
+        from ..reproducer import one_line
+
+        with open(path, "a") as f:
+            f.write(one_line(line)[:500] + "\n")
 
 
 def _libfuzzer_path() -> str:
@@ -256,9 +286,16 @@ def main(argv: Optional[Sequence[str]] = None, *, target: Optional[str] = None, 
     prog = os.path.basename(argv[0]) if argv else "qfuzz-atheris"
     try:
         config = parse_config(argv, target, variant)
+        if config.corpus:
+            from ..commands.common import writable_dir
+
+            writable_dir(os.path.join(config.corpus, config.target), "--corpus")
         fuzz_target = FuzzTarget(config)
     except QfuzzError as exc:
-        sys.stderr.write(f"{prog}: error: {exc}\n")
+        from ..reproducer import one_line
+
+        _event(f"error {exc}")
+        sys.stderr.write(f"{prog}: error: {one_line(str(exc))}\n")
         sys.exit(2)
     import atheris
 
