@@ -53,15 +53,9 @@ class Reproducer:
         return run(self.target, variant or self.variant, self.workload, Replay(self.decisions), trace=trace)
 
     def size(self) -> tuple[int, ...]:
-        """What "smaller" means for dedupe: requests+events, threads, servers, preemptions, decisions."""
-        from .targets import get
-
-        s = get(self.target).size(self.workload)
-        preempt = int((self.minimized or {}).get("after", {}).get("preemptions", sum(1 for d in self.decisions if d)))
-        return (
-            s.get("requests", 0) + s.get("events", 0), s.get("threads", 0), s.get("servers", 0), preempt,
-            len(self.decisions),
-        )
+        """What "smaller" means for dedupe (see size_of), measured by replaying
+        it: never the counts the file itself claims."""
+        return size_of(self.replay(trace=False))
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -89,6 +83,15 @@ class Reproducer:
         """Short hash of what decides the replay: target, variant, workload, decisions."""
         key = json.dumps([self.target, self.variant, self.workload, list(self.decisions)], sort_keys=True)
         return hashlib.sha1(key.encode()).hexdigest()[:10]
+
+
+def size_of(ex: Execution) -> tuple[int, ...]:
+    """requests+events, threads, servers, preemptions, decisions: of the execution."""
+    s = ex.target.size(ex.workload.data)
+    return (
+        s.get("requests", 0) + s.get("events", 0), s.get("threads", 0), s.get("servers", 0), ex.preemptions,
+        len(bytes(ex.decisions).rstrip(b"\0")),
+    )
 
 
 def from_execution(ex: Execution, found: Optional[dict[str, Any]] = None) -> Reproducer:

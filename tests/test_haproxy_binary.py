@@ -378,7 +378,7 @@ def test_sigterm_mid_run_stops_everything() -> None:
     assert len(kids) == 4, kids
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130, err
+    assert proc.returncode == 2, err  # interrupted: not clean, not a finding (qfuzz's exit-status contract)
     assert wait_gone(kids) == []
 
 
