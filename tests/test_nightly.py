@@ -22,6 +22,7 @@ def test_a_short_night_is_clean_survives_crashes_and_reports(tmp_path):
                 "--variants", "default,crashes-at-13,hangs-at-17,pre-fix,coarse", "--engines", "pct",
                 "--hang-timeout", "3", timeout=180)
     assert out.returncode == 0, out.stdout + out.stderr
+    assert "elapsed" in next(ln for ln in out.stdout.splitlines() if ln.startswith("progress:"))  # a pipe: plain lines
     md, js, xml = (tmp_path / "r" / n for n in ("nightly.md", "nightly.json", "nightly.xml"))
     assert md.exists() and js.exists() and xml.exists()
     report = json.loads(js.read_text())

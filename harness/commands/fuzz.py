@@ -36,13 +36,15 @@ def add_arguments(fz: argparse.ArgumentParser) -> None:
     fz.add_argument("--strategy", "--engine", dest="engine", default="pct", choices=ENGINES,
                     help="search engine (default pct)")
     budget = fz.add_mutually_exclusive_group()
-    budget.add_argument("--time", type=positive_float, help="seconds to run (default 10)")
+    budget.add_argument("--time", type=positive_float,
+                        help="seconds to run, wall time: minimizing new failures included (default 10)")
     budget.add_argument("--runs", type=positive_int, help="number of executions (hypothesis: examples)")
     fz.add_argument("--seed", type=int, help="campaign seed (default 0; atheris: libFuzzer's -seed, default random)")
     fz.add_argument("--depth", type=positive_int, default=3, help="PCT bug depth (default 3)")
     fz.add_argument("--corpus", default=DEFAULT_CORPUS, help="corpus root; reproducers go to CORPUS/TARGET/")
     fz.add_argument("--workload", help="a workload JSON file (default: the target's workload mix)")
-    fz.add_argument("--minimize-time", type=float, default=5.0, help="seconds to minimize each new failure (0: off)")
+    fz.add_argument("--minimize-time", type=float, default=5.0,
+                    help="seconds to minimize each new failure, at most (0: off); inside --time, which is wall time")
     fz.add_argument("--no-trace", action="store_true", help="do not print swim-lane traces")
     at = fz.add_argument_group("atheris")
     at.add_argument("--jobs", type=positive_int, default=1, help="parallel libFuzzer processes (-jobs=N -workers=N)")
@@ -115,21 +117,47 @@ def _campaign(args: argparse.Namespace, target: Any, console: Console) -> int:
         f"on {mix}, seed {seed}, " + (f"{args.runs} runs" if args.runs else f"{seconds:g} s")
     )
     status = Text()
+    progress = _progress(console)
 
     def tick(r: CampaignResult) -> None:
-        status.plain = f"executions {r.executions:,}   exec/s {r.exec_per_second:,.0f}   unique failures {len(r.findings)}"
-        live.refresh()
+        clock = (f"{r.seconds:.0f} s elapsed, {r.remaining:.0f} s left" if r.remaining is not None
+                 else f"{r.seconds:.0f} s elapsed, run {r.executions:,}/{args.runs:,}")
+        status.plain = f"{clock}   executions {r.executions:,}   exec/s {r.exec_per_second:,.0f}   " \
+                       f"unique failures {len(r.findings)}"
+        progress(status.plain)
 
-    with Live(status, console=console, refresh_per_second=4, transient=True) as live:
+    with Live(status, console=console, refresh_per_second=4, transient=True, auto_refresh=console.is_terminal) as live:
         result = campaign.run(
             seconds=None if args.runs else seconds, runs=args.runs, on_new=_printer(live.console, "executions"),
             on_tick=tick,
         )
     console.print(
-        f"done: {result.executions:,} executions in {result.seconds:.1f} s ({result.exec_per_second:,.0f}/s), "
-        f"{len(result.findings)} unique failure(s)"
+        f"done: {result.executions:,} executions in {result.seconds:.1f} s wall time "
+        f"({result.search_seconds:.1f} s searching, {result.exec_per_second:,.0f}/s; {result.minimize_seconds:.1f} s "
+        f"minimizing and storing), {len(result.findings)} unique failure(s)"
     )
     return _report(list(result.findings.values()), args, console)
+
+
+PROGRESS_EVERY = 5.0  # seconds between plain progress lines when the output is not a terminal
+
+
+def _progress(console: Console) -> Callable[[str], None]:
+    """On a terminal the live line redraws itself; in a pipe or a CI log, a
+    plain line every PROGRESS_EVERY seconds instead."""
+    import time
+
+    last = [time.monotonic()]
+
+    def show(line: str) -> None:
+        if console.is_terminal:
+            return
+        now = time.monotonic()
+        if now - last[0] >= PROGRESS_EVERY:
+            last[0] = now
+            console.print(f"progress: {line}", soft_wrap=True)
+
+    return show
 
 
 # -- hypothesis ----------------------------------------------------------------------------
@@ -154,14 +182,23 @@ def _hypothesis(args: argparse.Namespace, target: Any, console: Console) -> int:
     )
     findings: list[Finding] = []
     show = _printer(console, "examples")
+    import time
+
+    end = time.monotonic() + seconds if not args.runs else float("inf")
+    started = time.monotonic()
+    minimizing = [0.0]
 
     def new(f: Found) -> None:
         v = f.execution.verdict
+        t0 = time.monotonic()
+        # --time is wall time: minimize within what is left of it (half a second at least)
+        budget = min(args.minimize_time, max(end - t0, min(args.minimize_time, 0.5)))
         kept = keep(
             f.execution, corpus,
             {"engine": "hypothesis", "seed": seed, "examples": f.first_examples, "seconds": round(f.first_seconds, 3)},
-            minimize_seconds=args.minimize_time,
+            minimize_seconds=budget,
         )
+        minimizing[0] += time.monotonic() - t0
         finding = Finding(f.signature, f.first_examples, f.first_seconds, kept.execution,
                           expected=variant.explains(v.kind, v.path, *v.labels), minimized=kept.minimized,
                           stored=kept.stored)
@@ -171,8 +208,10 @@ def _hypothesis(args: argparse.Namespace, target: Any, console: Console) -> int:
     with console.status("hypothesis: searching"):
         result = search(target, args.variant, seconds=None if args.runs else seconds, examples=args.runs, seed=seed,
                         workload=workload, on_new=new)
+    wall = time.monotonic() - started
     console.print(
-        f"done: {result.examples:,} examples in {result.seconds:.1f} s ({result.exec_per_second:,.0f}/s), "
+        f"done: {result.examples:,} examples in {wall:.1f} s wall time ({wall - minimizing[0]:.1f} s searching, "
+        f"{result.examples / max(1e-9, wall - minimizing[0]):,.0f}/s; {minimizing[0]:.1f} s minimizing and storing), "
         f"{len(findings)} unique failure(s)"
     )
     return _report(findings, args, console)
