@@ -25,11 +25,13 @@ Files that cannot be read while listing the corpus are reported on stderr
 reproducers) are left alone."""
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
 import re
 import sys
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,6 +100,12 @@ class Corpus:
         with open(self.dir / ".lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
+                # what a killed writer left: a temporary file is never a reproducer (those
+                # are on their names already); a minute old, so no live writer's
+                for tmp in self.dir.glob(".tmp-*.json"):
+                    with contextlib.suppress(OSError):
+                        if time.time() - tmp.stat().st_mtime > 60:
+                            tmp.unlink()
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
