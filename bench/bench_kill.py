@@ -21,6 +21,7 @@ machine: --fuzz 50 takes about a minute and a half."""
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 QFUZZ = str(Path(sys.executable).parent / "qfuzz")
+print = functools.partial(print, flush=True)  # noqa: A001 (a bench piped to a file shows its lines as they come)
 TARGET = "haproxy_queue"
 
 

@@ -143,3 +143,33 @@ def test_an_internal_error_is_exit_2_with_a_log_not_a_traceback(monkeypatch, cap
         assert "Traceback" in text and "something qfuzz did not expect" in text
     finally:
         log.unlink()
+
+
+@pytest.mark.parametrize("engine", ["pct", "atheris"])
+def test_an_error_while_storing_is_exit_2_not_a_finding(tmp_path, engine):
+    # the corpus folder passes the checks, but its lock cannot be opened: the first store fails
+    corpus = tmp_path / "corpus"
+    (corpus / "haproxy_queue" / ".lock").mkdir(parents=True)
+    work = tmp_path / "work"
+    args = ["fuzz", "haproxy_queue", "--variant", "pre-fix", "--engine", engine, "--time", "20", "--corpus", str(corpus),
+            "--minimize-time", "0"]
+    out = qfuzz(*args, *(["--workdir", str(work)] if engine == "atheris" else []), timeout=90)
+    assert out.returncode == 2, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "Traceback" not in out.stderr.replace("=== Uncaught", "")  # libFuzzer's own report aside
+    line = out.stderr.strip().splitlines()[-1]
+    assert "error" in line and ".lock" in line, line
+    if engine == "atheris":
+        assert not list(work.glob("crash-*"))  # nothing a CI would file as a bug in the target
+
+
+def test_the_standalone_fuzzer_refuses_a_bad_corpus_with_2_and_no_crash_file(tmp_path):
+    import subprocess
+    import sys
+
+    regular = tmp_path / "file"
+    regular.write_text("x")
+    proc = subprocess.run([sys.executable, str(ROOT / "fuzz" / "fuzz_haproxy_queue.py"), f"--corpus={regular}",
+                           "-runs=100"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "--corpus" in proc.stderr and "Traceback" not in proc.stderr
+    assert not list(tmp_path.glob("crash-*"))
