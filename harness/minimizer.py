@@ -26,7 +26,8 @@ workload and decision list, the decision list the core recorded included),
 and a workload without choice points (one runnable thread at every step)
 gets no schedule search: every schedule is the same execution there.  The
 wall-clock limit is only a safety net; when it ends a minimization early,
-Minimized.stopped says so and a line goes to stderr."""
+Minimized.stopped says so and a line goes to stderr.  (The execution budget
+ending one early is deterministic: Minimized.stopped says "budget".)"""
 from __future__ import annotations
 
 import hashlib
@@ -126,6 +127,14 @@ class _Search:
     def fails(self, ex: Optional[Execution], bound: int) -> bool:
         return ex is not None and ex.verdict.signature == self.signature and ex.preemptions <= bound
 
+    def first(self, ex: Execution) -> Execution:
+        """The case as given, replayed (outside the budgets: a result always exists)."""
+        self.runs += 1
+        again = run(self.target, self.variant, ex.workload, Replay(_trimmed(ex.decisions)), trace=False)
+        self.memo[(_key(again.workload), _trimmed(ex.decisions))] = again
+        self.memo.setdefault((_key(again.workload), _trimmed(again.decisions)), again)
+        return again
+
     def execute(self, w: Workload, decisions: bytes) -> Execution:
         key = (_key(w), _trimmed(decisions))
         ex = self.memo.get(key)
@@ -204,7 +213,7 @@ def minimize(
     start = time.monotonic()
     s = _Search(ex, budget, max(1, effort), seconds)
     before = Size.of(ex)
-    best = s.execute(ex.workload, ex.decisions)
+    best = s.first(ex)
     if best.verdict.signature != ex.verdict.signature:
         raise RuntimeError(f"internal error: replaying {ex.verdict.signature} on {ex.variant} gave {best.verdict.signature}")
     stopped: Optional[str] = None
@@ -229,8 +238,9 @@ def minimize(
             accept(fewer)
     except _Stop as stop:
         stopped = str(stop)
-        what = f"{s.budget} executions" if stopped == "budget" else f"the {seconds:g} s safety net"
-        sys.stderr.write(f"qfuzz: minimizing {s.signature} stopped at {what} before its fixpoint ({s.runs} executions)\n")
+        if stopped == "time":  # the budgets did not decide: the result may differ on another machine
+            sys.stderr.write(f"qfuzz: minimizing {s.signature} hit the {seconds:g} s safety net after {s.runs} "
+                             f"executions, before its fixpoint: the result depends on this machine's speed\n")
 
     # the final execution, with its trace, from the stored decisions
     final = run(s.target, s.variant, best.workload, Replay(_trimmed(best.decisions)))

@@ -75,13 +75,21 @@ def test_no_candidate_runs_twice_and_no_schedule_search_without_choice_points(se
         assert sum(1 for x, _, _ in calls if x == w) == 1  # one execution is every schedule there
 
 
-def test_a_budget_in_executions_stops_it_and_says_so(seed_failures, capsys):
+def test_a_budget_in_executions_stops_it_and_says_so(seed_failures):
     ex = seed_failures["seed-roundrobin"]
     m = minimize(ex, budget=20)
-    assert m.stopped == "budget" and m.runs == 20
+    assert m.stopped == "budget" and m.runs == 20  # every execution counts, the first replay included
     assert m.execution.verdict.signature == ex.verdict.signature  # a valid case, just not the smallest
-    assert "stopped at 20 executions before its fixpoint" in capsys.readouterr().err
     assert from_execution(minimize(ex, budget=20).execution).dumps() == from_execution(m.execution).dumps()
+
+
+def test_the_wall_clock_safety_net_is_reported_when_hit(seed_failures, capsys):
+    ex = seed_failures["seed-hash"]
+    m = minimize(ex, seconds=0)
+    assert m.stopped == "time" and m.execution.verdict.signature == ex.verdict.signature
+    assert "hit the 0 s safety net" in capsys.readouterr().err
+    minimize(ex)
+    assert capsys.readouterr().err == ""  # at the fixpoint well before it
 
 
 def test_size_comes_from_the_target_threads_and_preemptions_first():
