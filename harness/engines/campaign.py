@@ -171,7 +171,7 @@ class Campaign:
             v.signature, i, elapsed, ex, expected=self.variant.explains(v.kind, v.path, *v.labels)
         )
         if self.minimize_seconds > 0:
-            finding.minimized = minimize(ex, seconds=self.minimize_seconds, effort=max(600, 2 * i))
+            finding.minimized = minimize(ex, seconds=self.minimize_seconds)
             finding.execution = finding.minimized.execution
         else:
             finding.execution = run(ex.target, ex.variant, ex.workload, ex.scheduler)  # with its trace
