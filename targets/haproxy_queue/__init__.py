@@ -18,7 +18,7 @@ GRIDS = ("10ms", "1ms", "continuous")  # generated times: a 10 ms grid (before 2
 ACTIONS = ("disable", "enable", "set_maxconn", "shutdown")
 MAX_THREADS, MAX_SERVERS, MAX_REQUESTS, MAX_EVENTS = 16, 8, 64, 16
 MAX_TIME = 10_000_000
-MAX_JITTER = 10_000  # timer window, in the workload's time unit
+MAX_JITTER = 100_000  # timer window, in the workload's time unit
 LAYOUT = 1  # the packed int32 layout shared with model.c (HQ_LAYOUT)
 
 
