@@ -36,6 +36,7 @@ class Reproducer:
     schedule: dict[str, Any] = field(default_factory=dict)  # how it was found: strategy, seed, params
     found: dict[str, Any] = field(default_factory=dict)  # engine, executions, seconds, date
     minimized: Optional[dict[str, Any]] = None  # sizes before and after
+    attribution: Optional[dict[str, Any]] = None  # which fix removes it (harness/attribution.py)
     qfuzz: str = __version__
     path: Optional[Path] = None
 
@@ -77,6 +78,8 @@ class Reproducer:
             d["found"] = self.found
         if self.minimized:
             d["minimized"] = self.minimized
+        if self.attribution:
+            d["attribution"] = self.attribution
         return d
 
     def dumps(self) -> str:
@@ -187,7 +190,7 @@ def from_json(d: Any, source: str) -> Reproducer:
     if not isinstance(verdict, dict) or verdict.get("kind") not in KINDS or not isinstance(verdict.get("signature"), str):
         raise ReproducerError(f"{source}: verdict: missing, or without a known kind and a signature")
     meta = {k: v for k, v in schedule.items() if k != "decisions"}
-    for key in ("found", "minimized"):
+    for key in ("found", "minimized", "attribution"):
         if key in d and not isinstance(d[key], dict):
             raise ReproducerError(f"{source}: {key}: expected an object")
     return Reproducer(
@@ -199,6 +202,7 @@ def from_json(d: Any, source: str) -> Reproducer:
         schedule=meta,
         found=d.get("found") or {},
         minimized=d.get("minimized"),
+        attribution=d.get("attribution"),
         qfuzz=str(d.get("qfuzz", "?")),
     )
 

@@ -7,7 +7,7 @@ from .execution import KINDS, CriticalEvent, Execution, Verdict
 from .native import core
 from .pinning import default_cpu
 from .schedulers import PCT, Scheduler
-from .target import Target, Workload
+from .target import Target, Variant, Workload
 
 
 def _critical(target: Target, label: int, step: int, thread: int) -> Optional[CriticalEvent]:
@@ -38,7 +38,7 @@ def verdict_of(target: Target, r: dict[str, Any]) -> Verdict:
 
 def run(
     target: str | Target,
-    variant: str,
+    variant: str | Variant,
     workload: Any,
     scheduler: Optional[Scheduler] = None,
     *,
@@ -53,7 +53,7 @@ def run(
     from .targets import get
 
     t = get(target)
-    v = t.variant(variant)
+    v = variant if isinstance(variant, Variant) else t.variant(variant)  # a Variant: an unnamed build (attribution)
     w: Workload = t.workload(workload)
     s = scheduler if scheduler is not None else PCT()
     r = core.run(
@@ -65,11 +65,12 @@ def run(
         cpu=default_cpu() if cpu is None else cpu,
         trace=int(trace),
         features=int(features),
+        jitter=t.jitter(w.data),
         **s.native_args(t.estimate_steps(w.data)),
     )
     return Execution(
         target=t,
-        variant=variant,
+        variant=v.name,
         workload=w,
         scheduler=s,
         verdict=verdict_of(t, r),

@@ -47,7 +47,7 @@ class Variant:
     expect: str  # "bugs", "clean", or "clean as far as upstream knows"
     shows: tuple[Pattern, ...] = ()  # failures it may show (known bugs of this tree), most specific first
     must_show: tuple[Pattern, ...] = ()  # failures a campaign must find (canaries)
-    mix: str = "basic"  # the workload mix that exercises it (Target.generate)
+    mix: str = "basic"  # a hand-picked mix that exercises it (optional; campaigns use the target's default_mix)
 
     @property
     def expected_clean(self) -> bool:
@@ -95,6 +95,7 @@ class Target:
     bugs: tuple[Bug, ...] = ()
     path_names: dict[int, str] = {0: "-"}
     version: int = 1  # bump when schedule points change: old decision lists would mean something else
+    default_mix: str = "basic"  # the workload mix campaigns draw from unless told otherwise
 
     @property
     def index(self) -> int:
@@ -144,6 +145,17 @@ class Target:
 
     def budget(self, data: Mapping[str, Any]) -> int:
         return 20000
+
+    def fixes(self) -> dict[int, str]:
+        """Variant bit -> the name of the fix that clearing it applies (an
+        upstream commit id, "commit/part" for a fix modelled in parts).  Bits
+        not named here are not fixes (the coarse control's giant lock)."""
+        return {}
+
+    def jitter(self, data: Mapping[str, Any]) -> int:
+        """The timer window (virtual time) the core may delay a due timer by
+        to meet a later one (native/core.c, timer jitter); 0: off."""
+        return 0
 
     # -- helpers ------------------------------------------------------------
     def workload(self, data: Any, where: str = "workload") -> Workload:

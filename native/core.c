@@ -61,6 +61,7 @@ typedef struct qf_task {
 	int request;
 	uint32_t expire;
 	int queued;
+	int jittered;        /* its jitter decision for this expiry is taken */
 } qf_task;
 
 static struct {
@@ -88,6 +89,8 @@ static struct {
 	int last_label, last_thread;
 	long ops_total;
 	int spinners;          /* some thread has a non-empty waits_for */
+	uint32_t jitter;       /* timer window (virtual time), 0: timers fire exactly when due */
+	uint64_t jitter_rng;   /* the seeded strategies' jitter draws, apart from their thread picks */
 	qf_verdict verdict;
 	int32_t caller_go;
 	jmp_buf caller_base;
@@ -306,12 +309,11 @@ static void enqueue_task(int task)
 
 /* The clock jumps to the earliest timer and fires every timer due then.
  * Returns 0 when no timer is armed. */
+static uint32_t earliest_timer(void);
+
 static int advance_clock(void)
 {
-	uint32_t next = QF_ETERNITY;
-	for (int i = 0; i < C.ntasks; i++)
-		if (C.tasks[i].expire < next)
-			next = C.tasks[i].expire;
+	uint32_t next = earliest_timer();
 	if (next == QF_ETERNITY)
 		return 0;
 	if (next > C.now) {
@@ -321,10 +323,113 @@ static int advance_clock(void)
 	for (int i = 0; i < C.ntasks; i++)
 		if (C.tasks[i].expire <= C.now) {
 			C.tasks[i].expire = QF_ETERNITY;
+			C.tasks[i].jittered = 0;
 			enqueue_task(i);
 			record(QF_EV_TIMER, QF_L_TIMER, C.tasks[i].thread, C.tasks[i].request, i);
 		}
 	return 1;
+}
+
+/* ---- timer jitter ---------------------------------------------------------
+ *
+ * Threads only interleave inside one virtual instant, so without this a race
+ * needs two timers due at exactly the same time.  With a window W > 0 (the
+ * workload's "jitter"), a timer that comes due may instead wait for the due
+ * time of a later timer at most W after it, so that both tasks run in the same
+ * instant and their threads interleave: an arrival 3 ms after a release can
+ * race it, as it does on a loaded event loop.  Which later time (0: none, k:
+ * the k-th distinct one) is a decision like a thread pick: it goes into the
+ * decision list, replays exactly, and the minimizer shrinks it toward 0.
+ * Only choices with two or more options are recorded, and with W = 0 nothing
+ * here runs, so older decision lists replay unchanged. */
+enum { QF_JITTER_CHOICES = 4 };
+
+static void push_decision(uint8_t d); /* the nearest later due times a timer may wait for */
+
+static void jitter_begin(const qf_run_args *a)
+{
+	C.jitter = a->jitter > 0 ? (uint32_t)a->jitter : 0;
+	C.jitter_rng = qf_seed_mix(a->seed ^ 0x6A09E667F3BCC909ULL);
+}
+
+/* Replay and bytes read the choice from their byte stream, like a thread
+ * pick; the seeded strategies draw it from a stream of their own (so turning
+ * jitter on does not reshuffle their thread picks): no delay half of the
+ * time, else one of the later times uniformly. */
+static int pick_jitter(int n)
+{
+	qf_sched *s = &C.sched;
+	if (s->kind == QF_SCHED_REPLAY || s->kind == QF_SCHED_BYTES) {
+		if (s->pos < s->ndata)
+			return s->data[s->pos++] % n;
+		if (s->kind == QF_SCHED_REPLAY || !s->fallback_random)
+			return 0;
+	}
+	uint64_t x = C.jitter_rng;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	C.jitter_rng = x;
+	x *= 0x2545F4914F6CDD1DULL;
+	if (x >> 63)
+		return 0;
+	return 1 + (int)((x >> 8) % (uint64_t)(n - 1));
+}
+
+/* The distinct due times in (t, t + window], earliest first, at most `max`. */
+static int later_due_times(uint32_t t, uint32_t *out, int max)
+{
+	uint64_t until = (uint64_t)t + C.jitter;
+	int n = 0;
+	for (int i = 0; i < C.ntasks; i++) {
+		uint32_t e = C.tasks[i].expire;
+		if (e == QF_ETERNITY || e <= t || e > until)
+			continue;
+		int j = 0;
+		while (j < n && out[j] < e)
+			j++;
+		if ((j < n && out[j] == e) || j >= max)
+			continue;
+		int keep = n < max ? n : max - 1; /* the last one drops out when full */
+		memmove(&out[j + 1], &out[j], sizeof *out * (size_t)(keep - j));
+		out[j] = e;
+		n = keep + 1;
+	}
+	return n;
+}
+
+/* The earliest due time, once every timer due then has taken its jitter
+ * decision (a timer that waits moves later, so look again). */
+static uint32_t earliest_timer(void)
+{
+	for (;;) {
+		uint32_t next = QF_ETERNITY;
+		for (int i = 0; i < C.ntasks; i++)
+			if (C.tasks[i].expire < next)
+				next = C.tasks[i].expire;
+		if (!C.jitter || next == QF_ETERNITY)
+			return next;
+		int moved = 0;
+		for (int i = 0; i < C.ntasks; i++) {
+			qf_task *k = &C.tasks[i];
+			if (k->expire != next || k->jittered)
+				continue;
+			k->jittered = 1;
+			uint32_t later[QF_JITTER_CHOICES];
+			int m = later_due_times(next, later, QF_JITTER_CHOICES);
+			if (!m)
+				continue;
+			int d = pick_jitter(m + 1);
+			push_decision((uint8_t)d);
+			if (d) {
+				k->expire = later[d - 1];
+				moved = 1;
+				record(QF_EV_NOTE, QF_L_JITTER, k->thread, k->request, (int)k->expire);
+			}
+		}
+		if (!moved)
+			return next;
+	}
 }
 
 static void quiescent(void)
@@ -627,6 +732,7 @@ int qf_task_new(int thread, int request)
 void qf_task_schedule(int task, uint32_t when)
 {
 	C.tasks[task].expire = when;
+	C.tasks[task].jittered = 0;
 }
 
 void qf_wake(int task, int label)
@@ -842,6 +948,7 @@ int qf_run(const qf_run_args *a, qf_run_result *r)
 	C.sched.fallback_random = a->fallback_random;
 	C.ops = SCHEDS[a->sched_kind];
 	C.ops->begin(&C.sched);
+	jitter_begin(a);
 
 	C.caller_go = 0;
 	if (!setjmp(C.caller_base)) {

@@ -17,6 +17,7 @@ enum {
 	QF_L_FAIL,             /* the verdict */
 	QF_L_YIELD,
 	QF_L_BUDGET,           /* the step budget ran out outside any spin loop */
+	QF_L_JITTER,           /* a due timer waits for a later one (value: its new due time) */
 	QF_L_END
 };
 
@@ -53,6 +54,7 @@ typedef struct qf_run_args {
 	int cpu;          /* pin the execution to this CPU, -1: do not pin */
 	int trace;        /* record the event trace */
 	int features;     /* update the coverage feature counters */
+	int jitter;       /* timer window in virtual time (core.c, timer jitter); 0: off */
 } qf_run_args;
 
 typedef struct qf_run_result {

@@ -39,13 +39,13 @@ static PyObject *py_run(PyObject *self, PyObject *args, PyObject *kw)
 {
 	(void)self;
 	static char *names[] = {"target", "variant", "workload", "scheduler", "seed", "depth", "k", "data",
-				"fallback_random", "budget", "cpu", "trace", "features", NULL};
-	int target, sched, depth = 3, k = 100, fallback = 1, budget = 20000, cpu = -1, trace = 1, features = 1;
+				"fallback_random", "budget", "cpu", "trace", "features", "jitter", NULL};
+	int target, sched, depth = 3, k = 100, fallback = 1, budget = 20000, cpu = -1, trace = 1, features = 1, jitter = 0;
 	unsigned int variant;
 	unsigned long long seed = 0;
 	Py_buffer wl = {0}, data = {0};
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "iIy*i|Kiiy*iiiii", names, &target, &variant, &wl, &sched, &seed,
-					 &depth, &k, &data, &fallback, &budget, &cpu, &trace, &features))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "iIy*i|Kiiy*iiiiii", names, &target, &variant, &wl, &sched, &seed,
+					 &depth, &k, &data, &fallback, &budget, &cpu, &trace, &features, &jitter))
 		return NULL;
 	PyObject *ret = NULL;
 	if (target < 0 || target >= NTARGETS) {
@@ -72,6 +72,7 @@ static PyObject *py_run(PyObject *self, PyObject *args, PyObject *kw)
 		.cpu = cpu,
 		.trace = trace,
 		.features = features,
+		.jitter = jitter,
 	};
 	qf_run_result r;
 	int rc;

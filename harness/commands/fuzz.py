@@ -228,6 +228,9 @@ def _printer(console: Console, unit: str) -> Callable[[Any], None]:
             ("NEW ", "bold red"), (v.signature, "bold"),
             f"  after {f.first_execution:,} {unit} ({f.first_seconds:.2f} s)  ", (known, "dim" if f.expected else "bold yellow"),
         ))
+        a = getattr(f, "attribution", None)
+        if a is not None:
+            console.print(f"    attribution: {a}" + ("" if a.confirmed else " (unconfirmed: found by its own decisions only)"))
         if f.minimized:
             console.print(f"    minimized in {f.minimized.seconds:.2f} s: {f.minimized.before} -> {f.minimized.after}")
         if f.stored:
@@ -243,12 +246,14 @@ def _report(findings: list[Any], args: argparse.Namespace, console: Console) -> 
     if not findings:
         return 0
     table = Table(title="failures", title_justify="left", box=None, header_style="dim")
-    for col in ("signature", "count", "first at", "expected", "reproducer"):
+    for col in ("signature", "count", "first at", "expected", "attribution", "reproducer"):
         table.add_column(col)
     for f in findings:
+        a = getattr(f, "attribution", None)
         table.add_row(
             f.signature, str(f.count), f"#{f.first_execution} ({f.first_seconds:.2f} s)",
-            f.expected.why.split(":")[0] if f.expected else "UNEXPECTED", str(f.stored.path) if f.stored else "-",
+            f.expected.why.split(":")[0] if f.expected else "UNEXPECTED", str(a) if a else "-",
+            str(f.stored.path) if f.stored else "-",
         )
     console.print(table)
     if not args.no_trace:
