@@ -26,9 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness.debs import ensure  # noqa: E402
 from harness.engines.campaign import Campaign  # noqa: E402
-from harness.stress.binary_config import StressConfig  # noqa: E402
-from harness.stress.binary_procs import find_haproxy, haproxy_version  # noqa: E402
-from harness.stress.binary_run import run_once  # noqa: E402
+from harness.stress.blackbox.run import run_once  # noqa: E402
+from harness.targets.haproxy_binary import BLACKBOX  # noqa: E402
+from harness.targets.haproxy_binary.config import StressConfig  # noqa: E402
+from harness.targets.haproxy_binary.stack import find_haproxy, haproxy_version  # noqa: E402
 from harness.targets import get  # noqa: E402
 
 SHAPES: dict[str, dict[str, Any]] = {
@@ -85,7 +86,7 @@ def main() -> int:
             continue
         cfg = StressConfig(**{**shape, "seconds": args.seconds, "seed": args.seed})
         t = time.monotonic()
-        r = run_once(cfg, exe, version, stop_on_stuck=False)
+        r = run_once(BLACKBOX, cfg, exe, version, stop_on_stuck=False)
         if cfg.threads > 1:
             m_first, m_execs = model_first_stuck(cfg, args.model_cap, args.seed)
         else:
