@@ -34,7 +34,15 @@ def add_arguments(rp: argparse.ArgumentParser) -> None:
                          "reproducer, a directory (one OUT/NAME.html each) with several")
     rp.add_argument("--against", choices=["haproxy_binary"],
                     help="run the model reproducer's shape on the real HAProxy instead of replaying it")
-    rp.add_argument("--seconds", type=positive_int, default=20, help="with --against: seconds per run (default 20)")
+    rp.add_argument("--seconds", type=positive_int, default=None,
+                    help="stress reproducers and --against: seconds per run (default: the file's own; "
+                         "--against: the scenario's length)")
+    rp.add_argument("--budget", type=positive_int, default=None,
+                    help="stress reproducers and --against: wall seconds for all the runs (default 60; "
+                         "the plan is printed first)")
+    rp.add_argument("--haproxy-version", metavar="V",
+                    help="stress reproducers and --against: HAProxy built from Debian's tarball of version V "
+                         "(default: the installed package)")
 
 
 def fingerprint(ex: Any) -> str:
@@ -116,7 +124,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         if inp.kind == "stress":
             from ..stress import binary
 
-            status = max(status, int(binary.repro_file(inp.path, console, args.runs)))
+            status = max(status, int(binary.repro_file(inp.path, console, args.runs, seconds=args.seconds,
+                                                       budget=args.budget, haproxy_version_=args.haproxy_version)))
         elif inp.kind == "crash":
             outcomes = [run_in_child(inp.crash) for _ in range(args.runs)]  # type: ignore[arg-type]
             bad = [o for o in outcomes if o[0] != "ok"]
@@ -127,7 +136,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         elif args.against:
             from ..stress import binary
 
-            status = max(status, int(binary.against(inp.reproducer, console, args.runs, float(args.seconds))))
+            status = max(status, int(binary.against(inp.reproducer, console, args.runs, args.seconds, args.against,
+                                                    budget=args.budget, haproxy_version_=args.haproxy_version)))
         else:
             status = max(status, int(replay_model(inp.reproducer, args, page, console, inp.kind == "raw")))
     if bad:

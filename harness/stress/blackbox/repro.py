@@ -1,4 +1,5 @@
-"""The stress reproducer: a STUCK found on the real HAProxy, as JSON.
+"""The stress reproducer: a STUCK found on a real program (a black-box
+target), as JSON.
 
 Unlike a model reproducer it holds no schedule (real threads cannot be
 replayed): it holds the configuration and load that showed the bug, and the
@@ -11,14 +12,13 @@ import json
 from pathlib import Path
 from typing import Any, Optional
 
-from .. import __version__
-from ..errors import QfuzzError, ReproducerError
-from ..reproducer import now_iso, parse_json, read_limited, write_new
-from .binary_config import StressConfig, from_json
+from ... import __version__
+from ...errors import QfuzzError, ReproducerError
+from ...reproducer import now_iso, parse_json, read_limited, write_new
+from . import TARGETS, BlackBoxTarget, get
 
 FORMAT = "qfuzz-stress-reproducer"
 VERSION = 1
-TARGET = "haproxy_binary"
 NOTE = ("real threads are not deterministic: a re-run shows STUCK only with some probability; "
         "the evidence below is what was observed when it was found")
 MAX_EPISODES = 5
@@ -28,14 +28,14 @@ def is_stress_reproducer(data: Any) -> bool:
     return isinstance(data, dict) and data.get("format") == FORMAT
 
 
-def make(result: Any, found: dict[str, Any]) -> dict[str, Any]:
-    """A reproducer for a run (binary_run.RunResult) that showed STUCK."""
+def make(target: BlackBoxTarget, result: Any, found: dict[str, Any]) -> dict[str, Any]:
+    """A reproducer for a run (run.RunResult) that showed STUCK."""
     return {
         "format": FORMAT,
         "version": VERSION,
         "qfuzz": __version__,
-        "target": TARGET,
-        "haproxy": {"version": result.haproxy_version},
+        "target": target.name,
+        "program": {"name": target.program, "version": result.version},
         "config": result.config.to_json(),
         "observed": {
             **result.summary(),
@@ -55,7 +55,17 @@ def write(corpus_dir: Path, rep: dict[str, Any]) -> Optional[Path]:
     return path if write_new(path, text) else None
 
 
-def load(path: str | Path) -> tuple[StressConfig, dict[str, Any]]:
+def program_version(d: dict[str, Any]) -> str:
+    """The version of the program a reproducer was found on.  Files written
+    before the engine split name it under the program's own key."""
+    for key in ("program", *(k for k, v in d.items() if isinstance(v, dict) and "version" in v and k != "found")):
+        v = d.get(key)
+        if isinstance(v, dict) and isinstance(v.get("version"), str):
+            return v["version"]
+    return "?"
+
+
+def load(path: str | Path) -> tuple[Any, dict[str, Any], BlackBoxTarget]:
     """Validate a stress reproducer; ReproducerError (one line) if unusable."""
     p = Path(path)
     d = parse_json(read_limited(p), str(p))
@@ -66,12 +76,13 @@ def load(path: str | Path) -> tuple[StressConfig, dict[str, Any]]:
         raise ReproducerError(f"{p}: version: expected an integer >= 1")
     if v > VERSION:
         raise ReproducerError(f"{p}: version: {v} is newer than this qfuzz reads ({VERSION}); upgrade qfuzz")
-    if d.get("target") != TARGET:
-        raise ReproducerError(f"{p}: target: expected {TARGET!r}, got {d.get('target')!r}")
+    if d.get("target") not in TARGETS:
+        raise ReproducerError(f"{p}: target: expected one of {', '.join(map(repr, TARGETS))}, got {d.get('target')!r}")
+    target = get(d["target"])
     try:
-        cfg = from_json(d.get("config"), f"{p}: config")
+        cfg = target.config(d.get("config"), f"{p}: config")
     except QfuzzError as exc:  # already one line naming the field
         raise ReproducerError(str(exc)) from None
     if not isinstance(d.get("observed", {}), dict):
         raise ReproducerError(f"{p}: observed: expected an object")
-    return cfg, d
+    return cfg, d, target

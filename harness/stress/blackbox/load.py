@@ -5,7 +5,7 @@ Each request is `GET /k<key>?id=<client>-<n>&d=<ms>`: the path is what
 `balance uri` hashes (the query is not hashed), `id` ties a log line to the
 request, `d` asks our origin to hold the response (slow requests make
 legitimate overload timeouts).  Runs as its own process
-(`python -m harness.stress.binary_load PORT CONFIG_JSON`) so it does not
+(`python -m harness.stress.blackbox.load PORT CONFIG_JSON`) so it does not
 steal the GIL from the stats sampler; prints one JSON summary and exits."""
 from __future__ import annotations
 
@@ -19,11 +19,40 @@ import time
 from collections import Counter
 from typing import Any, Optional
 
-from .binary_config import StressConfig, from_json
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """What the load needs of a target's configuration (its JSON form may
+    hold more: other keys are ignored).  The target validated the values."""
+
+    conns: int = 20
+    keepalive: bool = False
+    keys: int = 1
+    think_ms: int = 0
+    slow_pct: int = 0
+    slow_ms: int = 0
+    max_requests: int = 5_000_000
+    seconds: float = 20.0
+    seed: int = 0
+    timeout_queue: int = 1000  # ms: how long a request may legitimately wait
+    # a timed scenario instead of clients: [at_ms, path, hold_ms, extra header lines] per request,
+    # each on its own connection, sent at start_at (epoch seconds) + at_ms; its id is "s-<index>"
+    script: tuple[tuple[int, str, int, str], ...] = ()
+    start_at: float = 0.0
+
+    @staticmethod
+    def from_json(d: dict[str, Any]) -> "LoadSpec":
+        names = {f.name for f in fields(LoadSpec)}
+        spec = {k: v for k, v in d.items() if k in names}
+        if "script" in spec:
+            spec["script"] = tuple((int(a), str(p), int(h), str(x)) for a, p, h, x in spec["script"])
+        return LoadSpec(**spec)
 
 
 class Load:
-    def __init__(self, port: int, cfg: StressConfig):
+    def __init__(self, port: int, cfg: LoadSpec):
         self.port = port
         self.cfg = cfg
         self.sent = 0
@@ -35,6 +64,7 @@ class Load:
         # after the deadline (or a stop), requests in flight get this long, then are abandoned
         self.grace = (cfg.timeout_queue + cfg.slow_ms) / 1000.0 + 2.0
         self.hard_deadline = float("inf")
+        self.outcomes: dict[int, str] = {}  # scripted requests: index -> status or error
 
     def _more(self) -> bool:
         return not self.stopping and self.sent < self.cfg.max_requests and time.monotonic() < self.deadline
@@ -92,6 +122,33 @@ class Load:
         await reader.readexactly(length)
         return status, close
 
+    async def scripted(self, index: int, at_ms: int, path: str, hold_ms: int, headers: str) -> None:
+        """One request of a timed scenario, on its own connection, at its time."""
+        delay = self.cfg.start_at + at_ms / 1000.0 - time.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if self.stopping:
+            return
+        self.sent += 1
+        sep = "&" if "?" in path else "?"
+        req = f"GET {path}{sep}id=s-{index}&d={hold_ms} HTTP/1.1\r\nHost: qfuzz\r\n{headers}Connection: close\r\n\r\n".encode()
+        writer = None
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
+            writer.write(req)
+            status, _ = await asyncio.wait_for(self._response(reader), self.request_timeout + hold_ms / 1000.0)
+            self.status[status] += 1
+            self.outcomes[index] = status
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
+            self.errors[type(exc).__name__] += 1
+            self.outcomes[index] = type(exc).__name__
+        except asyncio.TimeoutError:
+            self.errors["timeout"] += 1
+            self.outcomes[index] = "timeout"
+        finally:
+            if writer is not None:
+                writer.close()
+
     async def run(self) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -99,7 +156,10 @@ class Load:
         t0 = time.time()
         self.deadline = time.monotonic() + self.cfg.seconds
         self.hard_deadline = self.deadline + self.grace
-        tasks = [asyncio.ensure_future(self.client(i)) for i in range(self.cfg.conns)]
+        if self.cfg.script:
+            tasks = [asyncio.ensure_future(self.scripted(i, *r)) for i, r in enumerate(self.cfg.script)]
+        else:
+            tasks = [asyncio.ensure_future(self.client(i)) for i in range(self.cfg.conns)]
         while not all(t.done() for t in tasks):
             await asyncio.wait(tasks, timeout=0.1)
             if time.monotonic() > self.hard_deadline:  # bounded in time even if HAProxy hangs
@@ -111,7 +171,7 @@ class Load:
                 break
         return {
             "sent": self.sent, "status": dict(self.status), "errors": dict(self.errors),
-            "t0": t0, "t1": time.time(),
+            "t0": t0, "t1": time.time(), **({"outcomes": self.outcomes} if self.cfg.script else {}),
         }
 
     def _stop(self) -> None:
@@ -120,7 +180,7 @@ class Load:
 
 
 def main(argv: list[str]) -> int:
-    port, cfg = int(argv[0]), from_json(json.loads(argv[1]), "config")
+    port, cfg = int(argv[0]), LoadSpec.from_json(json.loads(argv[1]))
     parent = os.getppid()
     load = Load(port, cfg)
 

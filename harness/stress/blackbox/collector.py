@@ -9,7 +9,7 @@ happen in our receive buffer, which is large (SO_RCVBUFFORCE as root) and
 watched: the run reports the socket's kernel drop counter
 (/proc/net/udp), and compares log lines with the responses the clients got.
 
-Runs as its own process (`python -m harness.stress.binary_syslog FD FILE`)
+Runs as its own process (`python -m harness.stress.blackbox.collector FD FILE`)
 so the reader never waits for the GIL; on SIGTERM it drains what is queued
 and exits."""
 from __future__ import annotations

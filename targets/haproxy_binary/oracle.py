@@ -4,7 +4,8 @@ evidence only: the HAProxy log line and the `show stat` samples.
 The rule.  A log line with termination state `sQ` waited Tw ms in a queue,
 over the window W = [tr+TR, tr+TR+Tw].  The servers it could use are the
 server named in the line (server queue) or, for `<NOSRV>` (backend queue),
-every usable server of the backend.  Shrink W by `margin` at both ends
+every server usable over the whole window (UP, not in maintenance); a
+backup counts only when no active server was usable all along.  Shrink W by `margin` at both ends
 (sampling and clock granularity).  The timeout is
 
 * STUCK if some server it could use was idle over the whole shrunk window:
@@ -20,19 +21,20 @@ Busy evidence counts even across gaps (a connection seen, or stot growing
 between two samples inside the window); idleness needs samples bracketing
 the window with no gap longer than `max_gap`.
 
-Timeouts cluster into episodes: one lost wake-up strands everything queued
-behind it, so STUCK timeouts whose windows overlap (or lie within `join`
-seconds) form one episode, reported with its evidence."""
+STUCK timeouts are grouped into episodes by the engine
+(harness/stress/blackbox/verdicts.py)."""
 from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional, Sequence
 
-from .binary_log import LogEntry
-from .binary_stats import Sample
+from harness.stress.blackbox.verdicts import LEGIT, STUCK, UNKNOWN, Episode, episodes
 
-STUCK, LEGIT, UNKNOWN = "STUCK", "legitimate", "unknown"
+from .log import LogEntry
+from .stats import Sample
+
+__all__ = ["LEGIT", "STUCK", "UNKNOWN", "Episode", "episodes", "Verdict", "classify", "classify_one"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,23 @@ class Verdict:
     servers: list[ServerWindow] = field(default_factory=list)
     backend_qcur_max: int = 0
 
+    # the engine's verdicts.Judged
+    @property
+    def path(self) -> str:
+        return self.entry.path
+
+    @property
+    def start(self) -> float:
+        return self.entry.queued_at
+
+    @property
+    def end(self) -> float:
+        return self.entry.left_queue_at
+
+    @property
+    def idle(self) -> list[str]:
+        return [s.server for s in self.servers if s.idle]
+
     def to_json(self) -> dict[str, Any]:
         e = self.entry
         return {
@@ -74,25 +93,6 @@ class Verdict:
             "srv_queue_pos": e.srv_queue, "backend_queue_pos": e.backend_queue, "request": e.request,
             "log_line": e.line, "window": [round(self.window[0], 3), round(self.window[1], 3)],
             "backend_qcur_max": self.backend_qcur_max, "servers": [s.to_json() for s in self.servers],
-        }
-
-
-@dataclass
-class Episode:
-    start: float
-    end: float
-    verdicts: list[Verdict]
-
-    @property
-    def paths(self) -> list[str]:
-        return sorted({v.entry.path for v in self.verdicts})
-
-    def to_json(self) -> dict[str, Any]:
-        first = self.verdicts[0]
-        idle = sorted({s.server for v in self.verdicts for s in v.servers if s.idle})
-        return {
-            "start": round(self.start, 3), "end": round(self.end, 3), "stuck": len(self.verdicts),
-            "paths": self.paths, "idle_servers": idle, "first": first.to_json(),
         }
 
 
@@ -129,6 +129,9 @@ def classify_one(
     else:  # the backend queue: any server usable over the whole window could have taken it
         span = ws or inside
         names = [n for n in first.servers if all(n in s.servers and s.servers[n].usable for s in span)]
+        # a backup may serve the backend queue only while no active server is usable (HAProxy's rule)
+        if any(not first.servers[n].backup for n in names):
+            names = [n for n in names if not first.servers[n].backup]
     bq = max((s.qcur for s in (ws or inside)), default=0)
     # busy evidence needs no dense sampling: legitimate whatever the gaps
     if names and inside and all(_busy(n, inside) for n in names):
@@ -168,16 +171,3 @@ def classify(
     return [
         classify_one(e, samples, times, timeout_queue_ms, margin, max_gap) for e in entries if e.queue_timeout
     ]
-
-
-def episodes(verdicts: Iterable[Verdict], join: float = 0.5) -> list[Episode]:
-    stuck = sorted((v for v in verdicts if v.kind == STUCK), key=lambda v: v.entry.queued_at)
-    out: list[Episode] = []
-    for v in stuck:
-        start, end = v.entry.queued_at, v.entry.left_queue_at
-        if out and start <= out[-1].end + join:
-            out[-1].end = max(out[-1].end, end)
-            out[-1].verdicts.append(v)
-        else:
-            out.append(Episode(start, end, [v]))
-    return out

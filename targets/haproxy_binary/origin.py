@@ -3,7 +3,7 @@
 Why ours and not nginx: the workload mix needs slow requests (`?d=MS` holds
 the response for MS milliseconds) so that legitimate overload timeouts occur
 next to stuck ones, and nginx cannot sleep without an extra module.  It runs
-as its own process (`python -m harness.stress.binary_backend PORT...`), one
+as its own process (`python -m harness.targets.haproxy_binary.origin FD...`), one
 listening socket per server, keep-alive, no pipelining (HAProxy never
 pipelines to a server).  It serves until SIGTERM or until its parent dies."""
 from __future__ import annotations
