@@ -1,0 +1,1 @@
+"""Unmodified C programs as qfuzz targets (native/rt/README.md)."""
