@@ -106,6 +106,7 @@ class Execution:
     stride: int = field(repr=False, default=0)
     ncounters: int = field(repr=False, default=0)
     raw_sites: bytes = field(repr=False, default=b"")  # one uint64 call-site offset per trace record (programs)
+    output: bytes = field(repr=False, default=b"")  # what a program wrote to stdout and stderr (its last bytes)
 
     @property
     def failed(self) -> bool:

@@ -83,4 +83,5 @@ def run(
         stride=r["stride"],
         ncounters=r["ncounters"],
         raw_sites=r.get("sites", b""),
+        output=r.get("output", b""),
     )

@@ -15,6 +15,7 @@ from rich.text import Text
 from .execution import Execution, TraceEvent
 
 HIDDEN_LABELS = {"TIMER", "RUN"}  # shown only in the full trace
+OUTPUT_LINES = 5  # of a program's output, under the verdict
 
 
 def describe_value(e: TraceEvent) -> str:
@@ -55,6 +56,11 @@ def summary(ex: Execution) -> list[Text]:
     wait = ex.target.wait(ex)
     if wait is not None:
         lines.append(Text(f"  {wait.line}", style="yellow"))
+    out = ex.output.decode("utf-8", "replace").splitlines()
+    if out:  # a program's own last words
+        shown = out[-OUTPUT_LINES:]
+        lines.append(Text(f"  program output{' (last lines)' if len(out) > len(shown) else ''}:", style="dim"))
+        lines += [Text("    " + "".join(c if c.isprintable() else "?" for c in line), style="dim") for line in shown]
     return lines
 
 

@@ -204,6 +204,9 @@ def _atheris(args: argparse.Namespace, target: Any, console: Console) -> int:
         minimize_seconds=max(0.0, args.minimize_time),
     )
     workdir = Path(args.workdir) if args.workdir else default_workdir(target.name, args.variant)
+    from ..program import cli as program_cli
+
+    config.program = program_cli.program_file(target, workdir)  # None for a compiled-in target
     seconds = args.time if args.time or args.runs else 10.0
     console.print(
         f"qfuzz {__version__}: fuzzing {target.name} variant [bold]{args.variant}[/] with atheris "

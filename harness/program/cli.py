@@ -100,6 +100,41 @@ def run_campaign(campaign: Any, args: argparse.Namespace, console: Any, *, secon
         console.print(f"  reset: {note or 'in process (writable segments, heap and descriptors restored)'}")
 
     result = isolated(campaign, seconds=seconds, runs=args.runs, on_new=on_new, on_crash=crashed, on_start=start)
+    for c in result.crashes:
+        if c.count > 1:
+            console.print(f"  {c.reason}: {c.count} executions of that workload crashed; kept {c.file}")
     if result.error:
         raise QfuzzError(f"the campaign stopped: {result.error}")
     return result
+
+
+def program_file(target: Target, workdir: Any) -> Optional[str]:
+    """For `--engine atheris`: the program written where libFuzzer's processes
+    (which run in `workdir`) can load it; None for a compiled-in target."""
+    import json
+    import os
+    from pathlib import Path
+
+    if not is_program(target):
+        return None
+    assert isinstance(target, ProgramTarget)
+    path = Path(workdir).resolve() / "program.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps({"program": target.program_block(), "cwd": os.getcwd()}, indent=1) + "\n"
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return str(path)
+
+
+def load_program_file(path: str) -> Target:
+    """The program target a program_file() names (its sources found from the folder it was written in)."""
+    from pathlib import Path
+
+    from ..reproducer import parse_json, read_limited
+    from . import from_reproducer_block
+
+    d = parse_json(read_limited(Path(path)), path)
+    if not isinstance(d, dict) or "program" not in d or not isinstance(d.get("cwd"), str):
+        raise QfuzzError(f"{path}: not a qfuzz program description")
+    return from_reproducer_block(d["program"], path, Path(d["cwd"]))

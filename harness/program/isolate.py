@@ -24,7 +24,7 @@ from ..corpus import Stored
 from ..engines.campaign import Campaign, CampaignResult, Finding
 
 HANG_SECONDS = 30.0  # no new execution for this long (minimizing included): the worker is hung
-MAX_RESTARTS = 50
+MAX_RESTARTS = 1000  # a restart costs a fork and a load: milliseconds
 
 
 @dataclass
@@ -32,6 +32,7 @@ class Crashed:
     execution: int
     reason: str
     file: Path
+    count: int = 1  # crashes of this reason on this workload (one file is kept for them)
 
 
 @dataclass
@@ -93,6 +94,7 @@ def run_campaign(
     start = time.monotonic()
     first = 0
     restarts = 0
+    seen: dict[tuple[str, str], Crashed] = {}
     while True:
         left_s = None if seconds is None else seconds - (time.monotonic() - start)
         left_runs = None if runs is None else runs - first
@@ -148,14 +150,19 @@ def run_campaign(
         i = int(progress[0])
         result.executions += int(progress[1])
         w = campaign.workload_for(i)
-        crash = Crash(campaign.target.name, campaign.variant.name, w.to_json(), campaign.scheduler_for(i).to_json(),
-                      reason, found={"engine": campaign.strategy, "seed": campaign.seed, "execution": i},
-                      program=campaign.target.program_block())
-        corpus_dir = campaign.corpus.dir if campaign.corpus is not None else Path(".qfuzz") / campaign.target.name
-        c = Crashed(i, reason, save(crash, corpus_dir / "crashes"))
-        result.crashes.append(c)
-        if on_crash:
-            on_crash(c)
+        key = (reason, repr(w.to_json()))
+        if key in seen:  # the same crash on the same workload: counted, one file is enough
+            seen[key].count += 1
+        else:
+            crash = Crash(campaign.target.name, campaign.variant.name, w.to_json(),
+                          campaign.scheduler_for(i).to_json(), reason,
+                          found={"engine": campaign.strategy, "seed": campaign.seed, "execution": i},
+                          program=campaign.target.program_block())
+            corpus_dir = campaign.corpus.dir if campaign.corpus is not None else Path(".qfuzz") / campaign.target.name
+            c = seen[key] = Crashed(i, reason, save(crash, corpus_dir / "crashes"))
+            result.crashes.append(c)
+            if on_crash:
+                on_crash(c)
         first = i + 1
         restarts += 1
         if restarts > MAX_RESTARTS:

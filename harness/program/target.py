@@ -75,7 +75,10 @@ class ProgramTarget(Target):
             if not hasattr(core, "load_program"):
                 raise QfuzzError("this qfuzz was built without the program runtime (harness._native has no "
                                  "load_program); reinstall qfuzz")
-            info = dict(core.load_program(str(so)))
+            try:
+                info = dict(core.load_program(str(so)))
+            except RuntimeError as exc:  # the runtime's own one-line reason (no main(), a failed dlopen...)
+                raise QfuzzError(f"{self.spec.sources[0].path}: {exc}") from None
             info["so"] = so
             self._loaded[variant] = info
             self._symbols[variant] = Symbolizer(so)
@@ -179,6 +182,27 @@ class ProgramTarget(Target):
             c = new(args[:-1])
             if c:
                 yield c
+
+    # -- the engines' inputs: atheris bytes and hypothesis draws pick one of the argument lists
+    def decode_workload(self, reader: Any) -> dict[str, Any]:
+        """harness.fuzzinput: one byte picks the argument list when there are several (0: the first)."""
+        lists = self.spec.args
+        return {"args": list(lists[reader.byte() % len(lists)] if len(lists) > 1 else lists[0])}
+
+    def encode_workload(self, data: Mapping[str, Any]) -> bytes:
+        lists = self.spec.args
+        if len(lists) == 1:
+            return b""
+        args = tuple(data["args"])
+        return bytes([lists.index(args) if args in lists else 0])
+
+    def hypothesis_workloads(self, **knobs: Any) -> Any:
+        """harness.strategies: the argument lists, shrinking toward the first."""
+        from hypothesis import strategies as st
+
+        if knobs:
+            raise QfuzzError(f"a program target takes no workload knobs (got {', '.join(knobs)})")
+        return st.sampled_from([list(a) for a in self.spec.args]).map(lambda a: {"args": a})
 
     def estimate_steps(self, data: Mapping[str, Any]) -> int:
         return ESTIMATED_STEPS
