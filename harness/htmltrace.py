@@ -245,9 +245,9 @@ def _row(ex: Execution, i: int, e: TraceEvent, marks: _Marks, last_fn: dict[Opti
     else:
         fn, sep, rest = e.description.partition(": ")
         if sep and last_fn.get(e.thread) == fn:  # same function as this lane's row above: indent, as swimlane does
-            body = f'<span class="cont">{_text(rest + describe_value(e))}</span>'
+            body = f'<span class="cont">{_text(rest + describe_value(e, ex.target))}</span>'
         else:
-            body = _text(e.description + describe_value(e))
+            body = _text(e.description + describe_value(e, ex.target))
         if e.site:
             body += _site(e.site)
         last_fn[e.thread] = fn if sep else ""

@@ -5,6 +5,7 @@ from the target's descriptor (Target.roles, .window, .wait); a program
 target's rows also name their call site, `function (file:line)`."""
 from __future__ import annotations
 
+import re
 from typing import Optional
 
 from rich import box
@@ -18,15 +19,18 @@ HIDDEN_LABELS = {"TIMER", "RUN"}  # shown only in the full trace
 OUTPUT_LINES = 5  # of a program's output, under the verdict
 
 
-def describe_value(e: TraceEvent) -> str:
+def describe_value(e: TraceEvent, target: object = None) -> str:
     d = e.description
     if e.kind != "op":
         return ""
+    said = target.value_text(e.label, e.value) if target is not None else None  # type: ignore[attr-defined]
+    if said is not None:
+        return said
     if "trylock" in d or "CAS" in d:
         return " ok" if e.value else " FAILED"
     if "xchg" in d:
         return f" (was {e.value})"
-    if "read" in d:
+    if re.search(r"\bread\b", d):  # the word: "thread" is no read
         return f" = {e.value}"
     if any(op in d for op in ("++", "--", "+=", "-=")):
         return f" -> {e.value}"
@@ -104,9 +108,9 @@ def render(ex: Execution, *, full: bool = False, width: Optional[int] = None) ->
             text.append(f"r{e.request} ", style="bold")
         fn, sep, rest = e.description.partition(": ")
         if sep and last_fn.get(e.thread) == fn:
-            text.append("  " + rest + describe_value(e))  # same function as the row above
+            text.append("  " + rest + describe_value(e, ex.target))  # same function as the row above
         else:
-            text.append(e.description + describe_value(e))
+            text.append(e.description + describe_value(e, ex.target))
         if e.site:
             text.append(f"  {e.site}", style="cyan")
         last_fn[e.thread] = fn if sep else ""

@@ -197,6 +197,10 @@ class Target:
         """The failing wait of `ex` (an Execution), or None."""
         return None
 
+    def value_text(self, label: str, value: int) -> Optional[str]:
+        """How a trace row shows its operation's value (None: the generic reading of its description)."""
+        return None
+
     def sites(self, variant: str, offsets: list[int]) -> list[str]:
         """`function (file:line)` per call-site offset of the trace ("" = none)."""
         return [""] * len(offsets)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import struct
+import sys
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional
 
@@ -29,6 +30,23 @@ ROLES = {
     "DEADLOCK": ("a thread blocked on a lock", "the lock's holder, blocked too"),
     "BLOCKING": ("the call that blocks outside qfuzz's control", ""),
     "FAIL": ("where the program failed", ""),
+}
+
+# what the runtime's operations return in a trace record's value (native/rt: rt_done calls)
+VALUES = {
+    "ATOMIC_LOAD": lambda v: f" = {v}",
+    "SPIN_LOAD": lambda v: f" = {v}",
+    "ATOMIC_STORE": lambda v: f" <- {v}",
+    "ATOMIC_RMW": lambda v: f" (was {v})",
+    "ATOMIC_CAS": lambda v: " ok" if v else " FAILED",
+    "MUTEX_TRYLOCK": lambda v: " ok" if v == 0 else " busy",
+    "SPIN_LOCK": lambda v: "" if v == 0 else " busy",
+    "COND_SIGNAL": lambda v: f" (woke {v})",
+    "COND_BROADCAST": lambda v: f" (woke {v})",
+    "SEM_POST": lambda v: f" (woke {v})",
+    "FUTEX_WAKE": lambda v: f" (woke {v})",
+    "PTHREAD_CREATE": lambda v: f" -> thread {v}" if v >= 0 else " FAILED",
+    "EXIT": lambda v: f" with status {v}",
 }
 
 
@@ -63,9 +81,16 @@ class ProgramTarget(Target):
             from .build import build
         except ImportError:
             raise QfuzzError("this qfuzz cannot build C programs (harness/program/build.py is missing)") from None
+        from .build import CompileError
+
         self.variant(variant)
         macros = list(self.spec.variant_macros[variant])
-        return Path(build([s.file for s in self.spec.sources], list(self.spec.cflags), macros))
+        try:
+            return Path(build([s.file for s in self.spec.sources], list(self.spec.cflags), macros))
+        except CompileError as exc:  # gcc's own message, as gcc wrote it; then the one-line error
+            sys.stderr.write(f"{exc}\n")
+            names = ", ".join(s.path for s in self.spec.sources)
+            raise QfuzzError(f"{names}: does not compile (variant {variant}; gcc's message above)") from None
 
     def loaded(self, variant: str) -> dict[str, Any]:
         if variant not in self._loaded:
@@ -227,9 +252,13 @@ class ProgramTarget(Target):
         else:
             a = v.critical[0]
             who = f"thread {a.thread}" if a else "a thread"
-            line = (f"{who} waits from t={since}; at t={v.failed_at} every thread waits and no timer can wake "
-                    "any of them")
+            line = (f"{who} waits from t={since} and nothing can wake it: at t={v.failed_at} no thread is left "
+                    "to run and no timer is armed")
         return Wait(line)
+
+    def value_text(self, label: str, value: int) -> Optional[str]:
+        show = VALUES.get(label)
+        return show(value) if show else ""
 
     def shows_trace(self, kind: str) -> bool:
         return kind != "OK"
