@@ -88,7 +88,6 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from ..htmltrace import page_paths
     from ..inputs import expand, load
     from ..reproducer import one_line
-    from ..targets import get
 
     paths = expand(args.files)
     # every file is checked before anything runs; a bad one is reported (one line
@@ -104,7 +103,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         try:
             inp = load(p, args.target, args.variant if args.target else None, workload)
             if args.variant and not args.target and inp.reproducer is not None:
-                get(inp.reproducer.target).variant(args.variant)
+                inp.reproducer.target_object().variant(args.variant)  # a program's own variants too
             loaded.append((p, inp))
         except QfuzzError as exc:
             if len(paths) == 1 or (args.variant and "unknown variant" in str(exc)):
