@@ -1,7 +1,13 @@
-"""Reproducer format v1: a failing case as a small JSON file that replays to
+"""Reproducer format: a failing case as a small JSON file that replays to
 the same verdict on any machine.  Loading treats the file as data only (no
 pickle, no eval), bounds its size, and reports any problem on one line
-naming the file and field."""
+naming the file and field.
+
+v1: a compiled-in target (target, variant, workload, schedule, verdict).
+v2: adds "program" for a program target (harness.program): its sources with
+their sha256, cflags, variants (name -> macros) and argument lists; a
+reproducer whose sources changed refuses to replay, naming the file.
+Reproducers of compiled-in targets are still written as v1."""
 from __future__ import annotations
 
 import datetime
@@ -21,7 +27,9 @@ from .runner import run
 from .schedulers import Replay
 
 FORMAT = "qfuzz-reproducer"
-VERSION = 1
+VERSION = 1  # what a compiled-in target's reproducer is written as
+PROGRAM_VERSION = 2  # a program target's (the "program" block)
+LATEST = PROGRAM_VERSION  # the newest this qfuzz reads
 MAX_BYTES = 1 << 20  # a minimized reproducer is a few kB
 MAX_DECISIONS = 1 << 20
 
@@ -38,6 +46,22 @@ class Reproducer:
     minimized: Optional[dict[str, Any]] = None  # sizes before and after
     qfuzz: str = __version__
     path: Optional[Path] = None
+    program: Optional[dict[str, Any]] = None  # v2: the program's sources, flags, variants, args
+    resolved: Optional[Any] = field(default=None, repr=False, compare=False)  # the Target, once looked up
+
+    def target_object(self) -> Any:
+        """The Target this reproducer replays on (a program target from its "program" block)."""
+        if self.resolved is None:
+            from .targets import get
+
+            if self.program is not None:
+                from .program import from_reproducer_block
+
+                near = self.path.parent if self.path is not None else None
+                self.resolved = from_reproducer_block(self.program, str(self.path or self.target), near)
+            else:
+                self.resolved = get(self.target)
+        return self.resolved
 
     @property
     def signature(self) -> str:
@@ -49,13 +73,11 @@ class Reproducer:
 
     def replay(self, variant: Optional[str] = None, *, trace: bool = True) -> Execution:
         """Run the stored schedule again (on `variant`, default its own)."""
-        return run(self.target, variant or self.variant, self.workload, Replay(self.decisions), trace=trace)
+        return run(self.target_object(), variant or self.variant, self.workload, Replay(self.decisions), trace=trace)
 
     def size(self) -> tuple[int, ...]:
         """What "smaller" means for dedupe: requests+events, threads, servers, preemptions, decisions."""
-        from .targets import get
-
-        s = get(self.target).size(self.workload)
+        s = self.target_object().size(self.workload)
         preempt = int((self.minimized or {}).get("after", {}).get("preemptions", sum(1 for d in self.decisions if d)))
         return (
             s.get("requests", 0) + s.get("events", 0), s.get("threads", 0), s.get("servers", 0), preempt,
@@ -65,9 +87,13 @@ class Reproducer:
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {
             "format": FORMAT,
-            "version": VERSION,
+            "version": VERSION if self.program is None else PROGRAM_VERSION,
             "qfuzz": self.qfuzz,
             "target": self.target,
+        }
+        if self.program is not None:
+            d["program"] = self.program
+        d |= {
             "variant": self.variant,
             "workload": self.workload,
             "schedule": {**self.schedule, "decisions": list(self.decisions)},
@@ -86,7 +112,10 @@ class Reproducer:
 
     def content_id(self) -> str:
         """Short hash of what decides the replay: target, variant, workload, decisions."""
-        key = json.dumps([self.target, self.variant, self.workload, list(self.decisions)], sort_keys=True)
+        parts: list[Any] = [self.target, self.variant, self.workload, list(self.decisions)]
+        if self.program is not None:  # other code, other reproducer
+            parts.append(self.program)
+        key = json.dumps(parts, sort_keys=True)
         return hashlib.sha1(key.encode()).hexdigest()[:10]
 
 
@@ -101,6 +130,8 @@ def from_execution(ex: Execution, found: Optional[dict[str, Any]] = None) -> Rep
         verdict=ex.verdict.to_json(),
         schedule=sched,
         found=dict(found or {}),
+        program=ex.target.program_block(),
+        resolved=ex.target,
     )
 
 
@@ -159,15 +190,25 @@ def from_json(d: Any, source: str) -> Reproducer:
     version = d.get("version")
     if not isinstance(version, int) or isinstance(version, bool):
         raise ReproducerError(f"{source}: version: expected an integer")
-    if version > VERSION:
-        raise ReproducerError(f"{source}: version: {version} is newer than this qfuzz reads ({VERSION}); upgrade qfuzz")
+    if version > LATEST:
+        raise ReproducerError(f"{source}: version: {version} is newer than this qfuzz reads ({LATEST}); upgrade qfuzz")
     if version < 1:
         raise ReproducerError(f"{source}: version: {version} is not a known format version")
     for key in ("target", "variant"):
         if not isinstance(d.get(key), str):
             raise ReproducerError(f"{source}: {key}: missing or not a string")
+    program = d.get("program")
+    if program is not None and version < PROGRAM_VERSION:
+        raise ReproducerError(f"{source}: program: a version {version} reproducer has no program block")
     try:
-        target = get(d["target"])
+        if program is not None:
+            from .program import from_reproducer_block
+
+            target = from_reproducer_block(program, source, Path(source).parent)
+            if target.name != d["target"]:
+                raise ReproducerError(f"{source}: target: {d['target']!r} but its program is named {target.name!r}")
+        else:
+            target = get(d["target"])
         target.variant(d["variant"])
         workload = target.canonical(d.get("workload"), f"{source}: workload")
     except QfuzzError as exc:
@@ -200,6 +241,8 @@ def from_json(d: Any, source: str) -> Reproducer:
         found=d.get("found") or {},
         minimized=d.get("minimized"),
         qfuzz=str(d.get("qfuzz", "?")),
+        program=program,
+        resolved=target,
     )
 
 

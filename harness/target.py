@@ -7,7 +7,7 @@ import fnmatch
 import json
 import random
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Optional
 
 from .errors import WorkloadError
 from .native import TARGET_INDEX, TARGET_LABELS
@@ -86,6 +86,21 @@ class Workload:
         return json.loads(json.dumps(self.data))
 
 
+@dataclass(frozen=True)
+class Wait:
+    """The failing wait, as the target tells it (Target.wait): one line for
+    the summary and, when `limit` is set, a gauge of the wait against it."""
+
+    line: str
+    start: Optional[int] = None  # when the wait began
+    stranded_from: Optional[int] = None  # from when it could have ended
+    end: Optional[int] = None  # when it failed
+    limit: Optional[int] = None  # the wait allowed
+    start_text: str = ""  # under the gauge's left end
+    end_text: str = ""  # under its right end
+    legend: tuple[str, str] = ("", "")  # what the two parts of the gauge mean
+
+
 class Target:
     """Base class of a target's Python descriptor."""
 
@@ -99,6 +114,13 @@ class Target:
     @property
     def index(self) -> int:
         return TARGET_INDEX[self.name]
+
+    def native_index(self, variant: str) -> int:
+        """The index core.run() takes for `variant` (a program target builds one object per variant)."""
+        return self.index
+
+    def labels_for(self, variant: str) -> list[tuple[str, str]]:
+        return self.labels
 
     @property
     def labels(self) -> list[tuple[str, str]]:
@@ -154,9 +176,39 @@ class Target:
         canon = self.canonical(data, where)
         return Workload(self.name, canon, self.pack(canon))
 
-    def label(self, label_id: int) -> tuple[str, str]:
+    def label(self, label_id: int, variant: Optional[str] = None) -> tuple[str, str]:
         from .native import CORE_LABELS
 
-        if 0 <= label_id < len(self.labels):
-            return self.labels[label_id]
+        labels = self.labels if variant is None else self.labels_for(variant)
+        if 0 <= label_id < len(labels):
+            return labels[label_id]
         return CORE_LABELS.get(label_id, ("-", "-"))
+
+    # -- how traces read (swimlane.py, htmltrace.py): the generic layer has no words of its own
+    def roles(self, verdict: Any) -> tuple[str, str]:
+        """What critical events A and B are, in this target's words ("" = say nothing)."""
+        return ("", "")
+
+    def window(self, verdict: Any) -> Optional[str]:
+        """The name of the window from the later critical event to the failure (None: not marked)."""
+        return None
+
+    def wait(self, ex: Any) -> Optional[Wait]:
+        """The failing wait of `ex` (an Execution), or None."""
+        return None
+
+    def value_text(self, label: str, value: int) -> Optional[str]:
+        """How a trace row shows its operation's value (None: the generic reading of its description)."""
+        return None
+
+    def sites(self, variant: str, offsets: list[int]) -> list[str]:
+        """`function (file:line)` per call-site offset of the trace ("" = none)."""
+        return [""] * len(offsets)
+
+    def shows_trace(self, kind: str) -> bool:
+        """Whether `qfuzz fuzz` prints the swim-lane of a failure of this kind."""
+        return kind == "STUCK"
+
+    def program_block(self) -> Optional[dict[str, Any]]:
+        """A reproducer's "program" block (sources and their hashes); None for compiled-in targets."""
+        return None

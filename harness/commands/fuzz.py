@@ -29,8 +29,11 @@ ATHERIS_ONLY = ("jobs", "no_features", "crash_on", "keep_going", "workdir", "lib
 
 
 def add_arguments(fz: argparse.ArgumentParser) -> None:
-    fz.add_argument("target")
-    fz.add_argument("--variant", required=True)
+    from ..program import cli as program_cli
+
+    fz.add_argument("target", nargs="+", help="a target name (qfuzz list), or the .c sources of a program")
+    fz.add_argument("--variant", action="append",
+                    help="the variant to fuzz; for a C program also NAME=-DMACRO=VALUE defines one (repeatable)")
     fz.add_argument("--strategy", "--engine", dest="engine", default="pct", choices=ENGINES,
                     help="search engine (default pct)")
     budget = fz.add_mutually_exclusive_group()
@@ -49,6 +52,7 @@ def add_arguments(fz: argparse.ArgumentParser) -> None:
                     help="signatures (shell pattern) that are libFuzzer crashes; repeatable (default: every failure)")
     at.add_argument("--keep-going", action="store_true", help="no failure is a crash: store each one and go on")
     at.add_argument("--workdir", help="libFuzzer inputs and crash files (default .qfuzz/atheris/TARGET-VARIANT)")
+    program_cli.add_arguments(fz)
     fz.set_defaults(libfuzzer=[])
     fz.epilog = "Arguments after `--` go to libFuzzer (--engine atheris), e.g. `-- -max_len=128 -dict=FILE CORPUS_DIR`."
     _accept_libfuzzer_flags(fz)
@@ -73,9 +77,9 @@ def _accept_libfuzzer_flags(fz: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    from ..targets import get
+    from ..program import cli as program_cli
 
-    target = get(args.target)
+    target = program_cli.target_of(args)  # a name, or C sources with their --variant/--cflags/--args
     target.variant(args.variant)
     if args.engine != "atheris":
         given = [name for name in ATHERIS_ONLY if getattr(args, name) not in (None, False, [], 1)]
@@ -116,16 +120,22 @@ def _campaign(args: argparse.Namespace, target: Any, console: Console) -> int:
         status.plain = f"executions {r.executions:,}   exec/s {r.exec_per_second:,.0f}   unique failures {len(r.findings)}"
         live.refresh()
 
-    with Live(status, console=console, refresh_per_second=4, transient=True) as live:
-        result = campaign.run(
-            seconds=None if args.runs else seconds, runs=args.runs, on_new=_printer(live.console, "executions"),
-            on_tick=tick,
-        )
+    from ..program import cli as program_cli
+
+    if program_cli.is_program(target):  # in a worker child: a crashing program costs one execution
+        result = program_cli.run_campaign(campaign, args, console, seconds=None if args.runs else seconds,
+                                          on_new=_printer(console, "executions"))
+    else:
+        with Live(status, console=console, refresh_per_second=4, transient=True) as live:
+            result = campaign.run(
+                seconds=None if args.runs else seconds, runs=args.runs, on_new=_printer(live.console, "executions"),
+                on_tick=tick,
+            )
     console.print(
         f"done: {result.executions:,} executions in {result.seconds:.1f} s ({result.exec_per_second:,.0f}/s), "
         f"{len(result.findings)} unique failure(s)"
     )
-    return _report(list(result.findings.values()), args, console)
+    return max(_report(list(result.findings.values()), args, console), int(bool(getattr(result, "crashes", ()))))
 
 
 # -- hypothesis ----------------------------------------------------------------------------
@@ -194,6 +204,9 @@ def _atheris(args: argparse.Namespace, target: Any, console: Console) -> int:
         minimize_seconds=max(0.0, args.minimize_time),
     )
     workdir = Path(args.workdir) if args.workdir else default_workdir(target.name, args.variant)
+    from ..program import cli as program_cli
+
+    config.program = program_cli.program_file(target, workdir)  # None for a compiled-in target
     seconds = args.time if args.time or args.runs else 10.0
     console.print(
         f"qfuzz {__version__}: fuzzing {target.name} variant [bold]{args.variant}[/] with atheris "
@@ -255,7 +268,7 @@ def _report(findings: list[Any], args: argparse.Namespace, console: Console) -> 
         shown: set[str] = set()
         for f in findings:
             key = f"{f.kind}:{f.path}"
-            if f.kind == "STUCK" and key not in shown:
+            if f.execution.target.shows_trace(f.kind) and key not in shown:
                 shown.add(key)
                 console.rule(f"{f.signature}")
                 print_trace(f.execution, console)

@@ -77,7 +77,6 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from ..crash import run_in_child
     from ..htmltrace import page_paths
     from ..inputs import expand, load
-    from ..targets import get
 
     paths = expand(args.files)
     # every file is checked before anything runs
@@ -86,7 +85,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if args.variant and not args.target:
         for i in inputs:
             if i.reproducer is not None:
-                get(i.reproducer.target).variant(args.variant)
+                i.reproducer.target_object().variant(args.variant)  # a program's own variants too
     pages: list[Optional[Path]] = [*page_paths(paths, args.html)] if args.html else [None] * len(inputs)
     status = 0
     for inp, page in zip(inputs, pages):

@@ -184,7 +184,8 @@ class Nightly:
         w = camp.workload_for(i)
         sched = camp.scheduler_for(i).to_json()
         crash = Crash(target.name, item.variant, w.to_json(), sched, reason,
-                      found={"engine": item.engine, "seed": item.seed, "execution": i})
+                      found={"engine": item.engine, "seed": item.seed, "execution": i},
+                      program=target.program_block())  # a C program's sources, so the file replays
         path = save(crash, Path(self.corpus_dir) / target.name / "crashes")
         partial = slot.partial or ItemResult(item)
         partial.crashes.append(str(path))

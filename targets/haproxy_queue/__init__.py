@@ -319,6 +319,31 @@ class HaproxyQueue(Target):
                 item["at"] = remap[item["at"]]
             yield c
 
+    # -- how its traces read (harness/swimlane.py, harness/htmltrace.py) ---------------
+    def roles(self, verdict: Any) -> tuple[str, str]:
+        if verdict.kind == "STUCK":
+            return ("the queuer's full check", "the releaser's decision not to dequeue")
+        return ("", "")
+
+    def window(self, verdict: Any) -> Any:
+        return "stranded window" if verdict.kind == "STUCK" else None
+
+    def wait(self, ex: Any) -> Any:
+        """The stuck request's wait against `timeout queue` (a harness.target.Wait), or None."""
+        from harness.target import Wait
+
+        v = ex.verdict
+        if v.kind != "STUCK" or v.request is None:
+            return None
+        tq = ex.workload.data.get("backend", {}).get("timeout_queue")
+        queued = next((e.time for e in ex.trace if e.label == "QUEUED" and e.request == v.request), v.stranded_at)
+        waited = v.failed_at - queued if v.failed_at is not None and queued is not None else None
+        line = (f"request {v.request} queued at t={queued}, stranded from t={v.stranded_at}, timed out at "
+                f"t={v.failed_at}: waited {waited} of timeout queue {tq}")
+        return Wait(line, queued, v.stranded_at, v.failed_at, tq if isinstance(tq, int) else None, "queued",
+                    f"failed: waited {waited} of timeout queue {tq}",
+                    ("queued, no server free", "stranded: a server had a free slot"))
+
 
 def _copy(d: Mapping[str, Any]) -> dict[str, Any]:
     return {
