@@ -81,7 +81,7 @@ LIBUV_THREADPOOL = RealCode(
     sources=("src/threadpool.c", "src/unix/thread.c"),
     driver="libuv_threadpool.c",
     include=("include", "src"),
-    defines=("-D_GNU_SOURCE", "-DNDEBUG"),
+    defines=("-D_GNU_SOURCE", "-DNDEBUG", "-Dgetenv=libuv_driver_getenv"),  # the pool size from argv (see the driver)
     copy=("include", "src"),
     injections=(
         Injection(

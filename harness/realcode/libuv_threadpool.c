@@ -63,6 +63,20 @@ uint64_t uv__hrtime(uv_clocktype_t type)
 	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
+/* libuv reads the pool's size from the environment (UV_THREADPOOL_SIZE).
+ * The build maps libuv's getenv() to this function (-Dgetenv=...), so the
+ * size comes from our command line: a setenv() would outlive the execution
+ * (and make qfuzz fall back to a process per execution). */
+#ifndef getenv
+#error "build with -Dgetenv=libuv_driver_getenv"
+#endif
+static char pool_size[16];
+
+char *getenv(const char *name)
+{
+	return strcmp(name, "UV_THREADPOOL_SIZE") == 0 ? pool_size : NULL;
+}
+
 static uv_loop_t loop;
 static uv_work_t reqs[MAX_JOBS];
 static int ran[MAX_JOBS], finished[MAX_JOBS];
@@ -100,9 +114,7 @@ int main(int argc, char **argv)
 {
 	int threads = count_arg(argc, argv, 1, 2);
 	int jobs = count_arg(argc, argv, 2, 2);
-	char size[16];
-	snprintf(size, sizeof size, "%d", threads);
-	setenv("UV_THREADPOOL_SIZE", size, 1);
+	snprintf(pool_size, sizeof pool_size, "%d", threads);
 
 	/* The parts of uv_loop_init() the pool touches. */
 	memset(&loop, 0, sizeof loop);
