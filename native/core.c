@@ -91,7 +91,11 @@ static struct {
 	qf_verdict verdict;
 	int32_t caller_go;
 	jmp_buf caller_base;
+	uint64_t *sites;       /* programs: call site of each trace record (qf_rt_site) */
+	size_t sites_alloc;
 } C;
+
+uint64_t qf_rt_site[QF_MAX_THREADS]; /* the runtime's current call site per thread (native/rt) */
 
 static qf_thread T[QF_MAX_THREADS];
 static int pool_size;
@@ -149,6 +153,8 @@ static void record(int kind, int label, int thread, int request, int value)
 	qf_trace_head h = {(uint32_t)C.step, C.now, (int16_t)label, (uint8_t)(thread < 0 ? 255 : thread), (uint8_t)kind,
 			   (int16_t)request, 0, value};
 	memcpy(p, &h, sizeof h);
+	if (C.sites)
+		C.sites[C.trace_n] = thread >= 0 && kind != QF_EV_CLOCK ? qf_rt_site[thread] : 0;
 	if (C.ncounters) {
 		int32_t tmp[QF_MAX_COUNTERS];
 		C.target->snapshot(tmp);
@@ -753,6 +759,8 @@ static int grow_pool(int n, int cpu)
 	return 0;
 }
 
+static uint64_t *rt_sites_buffer(size_t n);
+
 int qf_run(const qf_run_args *a, qf_run_result *r)
 {
 	memset(r, 0, sizeof *r);
@@ -830,6 +838,8 @@ int qf_run(const qf_run_args *a, qf_run_result *r)
 		C.trace = malloc(C.trace_alloc);
 	}
 	C.trace_cap = (int)(C.trace_alloc / C.trace_stride);
+	C.sites = a->trace && a->sites ? rt_sites_buffer((size_t)C.trace_cap) : 0;
+	memset(qf_rt_site, 0, sizeof qf_rt_site);
 	memset(&C.sched, 0, sizeof C.sched);
 	C.sched.kind = a->sched_kind;
 	C.sched.seed = a->seed;
@@ -856,7 +866,7 @@ int qf_run(const qf_run_args *a, qf_run_result *r)
 	r->switches = C.switches;
 	r->preemptions = C.preemptions;
 	r->end_time = C.now;
-	r->nthreads = n;
+	r->nthreads = C.nthreads; /* programs create threads as they go */
 	r->decisions = C.dec;
 	r->ndecisions = C.ndec;
 	r->trace = C.trace;
@@ -864,6 +874,136 @@ int qf_run(const qf_run_args *a, qf_run_result *r)
 	r->trace_stride = C.trace_stride;
 	r->ncounters = C.ncounters;
 	r->trace_truncated = C.trace_truncated;
+	r->sites = C.sites;
 	pthread_mutex_unlock(&run_mutex);
 	return 0;
+}
+
+/* ---- hooks for the runtime of unmodified programs (native/rt) ----------
+ * The runtime builds pthreads, futexes, condition variables and virtual
+ * time out of the same primitives as qf.h: each program thread is a core
+ * thread with exactly one task (task id == thread id) that it waits on
+ * whenever it blocks.  Nothing here runs for the hand-written targets. */
+
+static uint64_t *rt_sites_buffer(size_t n)
+{
+	if (C.sites_alloc < n) {
+		free(C.sites);
+		C.sites = malloc(n * sizeof *C.sites);
+		C.sites_alloc = C.sites ? n : 0;
+	}
+	return C.sites;
+}
+
+void qf_rt_point(int label, const void *obj, int write)
+{
+	point(label, obj, write);
+}
+
+void qf_rt_done(int label, int value)
+{
+	executed(label, value);
+}
+
+void qf_rt_feature(uint32_t a, uint32_t b)
+{
+	if (C.features)
+		feature(mix3(5, a, b));
+}
+
+/* A new thread of the running program; -1 when QF_MAX_THREADS are in use. */
+int qf_rt_thread_new(void)
+{
+	int tid = C.nthreads;
+	if (tid >= QF_MAX_THREADS || grow_pool(tid + 1, pool_cpu) < 0)
+		return -1;
+	qf_thread *t = &T[tid];
+	t->state = TH_IDLE;
+	t->rq_head = t->rq_len = 0;
+	t->nheld = 0;
+	t->blocked_on = 0;
+	t->request = -1;
+	t->last_label = -1;
+	t->ops = t->yield_others = t->idle_yields = 0;
+	t->waits_for = 0;
+	t->last_yield_label = -1;
+	qf_rt_site[tid] = 0;
+	C.nthreads++;
+	C.sched.nthreads = C.nthreads;
+	if (qf_task_new(tid, -1) != tid)
+		return -1;
+	if (C.ops->thread_added)
+		C.ops->thread_added(&C.sched, tid);
+	return tid;
+}
+
+/* Block the running thread until qf_rt_unpark or its deadline (QF_ETERNITY:
+ * none).  The caller tells the two apart. */
+void qf_rt_wait(uint32_t deadline)
+{
+	int me = C.cur;
+	qf_thread *t = &T[me];
+	C.tasks[me].expire = deadline;
+	while (!t->rq_len) {
+		t->state = TH_IDLE;
+		reschedule(0);
+	}
+	t->state = TH_READY;
+	t->rq_head = (t->rq_head + 1) % QF_MAX_TASKS;
+	t->rq_len--;
+	C.tasks[me].queued = 0;
+	C.tasks[me].expire = QF_ETERNITY;
+}
+
+void qf_rt_unpark(int tid)
+{
+	C.tasks[tid].expire = QF_ETERNITY;
+	enqueue_task(tid);
+}
+
+/* Every runnable thread only spins: move the clock.  To the earliest timer
+ * if one is armed (returns 1), else forward by `quantum` us (returns 2;
+ * 0 = do not), saturating at the horizon QF_ETERNITY - 1. */
+int qf_rt_clock_jump(uint32_t quantum)
+{
+	int r = 0;
+	if (advance_clock())
+		r = 1;
+	else if (quantum) {
+		C.now = C.now >= QF_ETERNITY - 1 - quantum ? QF_ETERNITY - 1 : C.now + quantum;
+		record(QF_EV_CLOCK, QF_L_CLOCK, -1, -1, (int)C.now);
+		r = 2;
+	}
+	if (r && C.cur >= 0)
+		T[C.cur].idle_yields = 0; /* time moved: the spinner's next turn differs */
+	return r;
+}
+
+/* The earliest armed timer, QF_ETERNITY if none. */
+uint32_t qf_rt_next_timer(void)
+{
+	uint32_t next = QF_ETERNITY;
+	for (int i = 0; i < C.ntasks; i++)
+		if (C.tasks[i].expire < next)
+			next = C.tasks[i].expire;
+	return next;
+}
+
+int qf_rt_nthreads(void)
+{
+	return C.nthreads;
+}
+
+/* The program ended (exit status 0, or every thread returned): OK so far. */
+void qf_rt_end(void)
+{
+	stop_execution();
+}
+
+/* In a forked child: the pool's pthreads exist only in the parent. */
+void qf_rt_pool_forget(void)
+{
+	pool_size = 0;
+	pool_cpu = -2;
+	pthread_mutex_init(&run_mutex, NULL);
 }

@@ -1,4 +1,4 @@
-"""Unmodified C programs as qfuzz targets: built at run time against the
+"""Unmodified C programs as qfuzz targets (native/rt/README.md): built at run time against the
 runtime in harness._native (build.py), main() run once per execution.
 
     from harness.program import load

@@ -13,6 +13,7 @@ them); the findings' swim-lanes are replayed from the corpus afterwards."""
 from __future__ import annotations
 
 import multiprocessing as mp
+from multiprocessing.connection import wait
 import signal
 import time
 import traceback
@@ -53,17 +54,17 @@ def _worker(campaign: Campaign, first: int, seconds: Optional[float], runs: Opti
     def new(f: Finding) -> None:
         if on_new:
             on_new(f)
-        queue.put(("new", _summary(f)))
+        queue.send(("new", _summary(f)))
 
     try:
         if on_start is not None:
             on_start()
         r = campaign.run(seconds=seconds, runs=runs, first=first, on_new=new, on_execution=note)
-        queue.put(("done", {"executions": r.executions, "seconds": r.seconds,
+        queue.send(("done", {"executions": r.executions, "seconds": r.seconds,
                             "counts": {s: f.count for s, f in r.findings.items()}}))
     except Exception as exc:  # reported to the parent: an internal error is never a finding
         traceback.print_exc()
-        queue.put(("error", f"{type(exc).__name__}: {exc}"))
+        queue.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
 def _summary(f: Finding) -> dict[str, Any]:
@@ -101,28 +102,33 @@ def run_campaign(
         if (left_s is not None and left_s <= 0.05) or (left_runs is not None and left_runs <= 0):
             break
         progress[0], progress[1] = first, 0
-        queue = ctx.Queue()
+        reader, queue = ctx.Pipe(duplex=False)
         proc = ctx.Process(target=_worker, args=(campaign, first, left_s, left_runs, on_new, on_start if first == 0 else None,
                                                         progress, queue),
                            daemon=True)
         proc.start()
+        queue.close()  # the worker's end: the parent only reads
         done: Optional[dict[str, Any]] = None
         last, moved = -1, time.monotonic()
         reason = ""
         while True:
-            try:
-                what, data = queue.get(timeout=0.2)
+            ready = wait([reader, proc.sentinel], timeout=0.2)  # a message, or the worker's end, whichever first
+            if reader in ready:
+                try:
+                    what, data = reader.recv()
+                except EOFError:  # died mid-message or without one: judged below
+                    what, data = "", None
                 if what == "new":
                     s = summaries.setdefault(data["signature"], data)
                     if s is not data:
                         s["count"] += data["count"]
                 elif what == "done":
                     done = data
-                else:
+                elif what == "error":
                     result.error = data
                     done = {}
-            except Exception:  # queue.Empty: look after the worker
-                pass
+                if what and done is None:
+                    continue  # drain every message before looking at the worker
             if done is not None:
                 proc.join(timeout=10)
                 break
