@@ -40,7 +40,7 @@ def differs(bit: int, base: int, workload, scheduler_factory) -> bool:
 
 
 def test_model_h_declares_the_bits_the_catalog_names():
-    from targets.haproxy_queue import catalog  # noqa: F401  (the descriptor's own copy of the bits)
+    from harness.targets.haproxy_queue import catalog  # noqa: F401  (the descriptor's own copy of the bits)
 
     assert len(BITS) >= 16
     py = {f"HQ_{k}": v for k, v in vars(catalog).items() if k.startswith("BUG_") or k == "COARSE"}

@@ -127,11 +127,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
                                                        budget=args.budget, haproxy_version_=args.haproxy_version)))
         elif inp.kind == "crash":
             outcomes = [run_in_child(inp.crash) for _ in range(args.runs)]  # type: ignore[arg-type]
-            bad = [o for o in outcomes if o[0] != "ok"]
+            failed = [o for o in outcomes if o[0] != "ok"]
             console.print(Text.assemble((str(inp.path), "bold"), f"  recorded: {inp.crash.reason}; "  # type: ignore[union-attr]
                                         f"replayed in a child process {len(outcomes)} time(s): ",
-                                        (", ".join(sorted({f'{o}: {d}' for o, d in outcomes})), "bold red" if bad else "bold green")))
-            status = max(status, 1 if bad else 0)
+                                        (", ".join(sorted({f'{o}: {d}' for o, d in outcomes})), "bold red" if failed else "bold green")))
+            status = max(status, 1 if failed else 0)
         elif args.against:
             from ..stress import binary
 

@@ -91,7 +91,7 @@ class Campaign:
         self.corpus = corpus
         self.minimize_seconds = minimize_seconds
         self.params = dict(params or {})
-        self.attribute = attribute
+        self.attribute = attribute and bool(target.fixes())  # no fix switches: nothing to attribute to
         self.mix = mix or target.default_mix  # one mix for every variant; the variant's own is an option
         make(strategy, 0, **self.params)  # validate the name and parameters now
 
