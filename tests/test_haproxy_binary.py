@@ -112,7 +112,7 @@ def test_config_rejects_bad_fields_on_one_line(bad: dict[str, Any], field: str) 
     assert str(err.value).startswith(field) and "\n" not in str(err.value)
 
 
-F2 = ROOT / "corpus" / "haproxy_queue" / "fixed--stuck-backend-queue-lb_full-adm_disable-7a203c36fa.json"
+F2 = DATA / "model" / "f2-fixed-adm_disable.json"  # a fixed copy: the corpus gets regenerated
 
 
 def test_model_reproducer_becomes_a_timed_scenario() -> None:

@@ -130,7 +130,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
             failed = [o for o in outcomes if o[0] != "ok"]
             console.print(Text.assemble((str(inp.path), "bold"), f"  recorded: {inp.crash.reason}; "  # type: ignore[union-attr]
                                         f"replayed in a child process {len(outcomes)} time(s): ",
-                                        (", ".join(sorted({f'{o}: {d}' for o, d in outcomes})), "bold red" if failed else "bold green")))
+                                        (", ".join(sorted({f'{o}: {d}' for o, d in outcomes})), "bold red" if failed else "bold green")),
+                          soft_wrap=True)  # one line a script can grep, however long the path
             status = max(status, 1 if failed else 0)
         elif args.against:
             from ..stress import binary
