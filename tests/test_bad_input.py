@@ -200,3 +200,13 @@ def test_the_standalone_fuzzer_refuses_a_bad_corpus_with_2_and_no_crash_file(tmp
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "--corpus" in proc.stderr and "Traceback" not in proc.stderr
     assert not list(tmp_path.glob("crash-*"))
+
+
+def test_merge_refuses_a_reproducer_that_does_not_reproduce_before_merging_any(tmp_path):
+    liar = json.loads(GOOD)
+    liar["schedule"]["decisions"] = []  # the same claimed verdict, another schedule
+    bad = tmp_path / "liar.json"
+    bad.write_text(json.dumps(liar))
+    line = one_error_line(qfuzz("merge", SEED, str(bad), "--corpus", str(tmp_path / "c")))
+    assert str(bad) in line and "does not replay" in line
+    assert not list((tmp_path / "c").rglob("*.json"))
