@@ -66,6 +66,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         # not finished is not clean: the same status as any other run that could not do its job
         sys.stderr.write("qfuzz: interrupted\n")
         return 2
+    except BrokenPipeError:  # `qfuzz ... | head`: the reader left; nothing more to say, and nowhere to say it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 2
     except SystemExit:
         raise
     except BaseException as exc:  # an internal error: never a traceback, never "failure found"
