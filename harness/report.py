@@ -76,7 +76,7 @@ def summarize(started: str, seconds: float, jobs: int, results: list[ItemResult]
         variant = get(tname).variant(vname)
         for pattern in variant.must_show:
             hits = [(r.item.engine, f) for r in rs for f in r.findings
-                    if pattern.matches(f.kind, f.path, *_labels(f.signature))]
+                    if pattern.matches(f.kind, f.path, *_labels(f.signature)) and _removed_by(pattern, f)]
             status = "found" if hits else ("not run" if (tname, vname) in skipped_keys or any(r.stopped for r in rs)
                                            else "missed")
             s.canaries.append({
@@ -94,6 +94,15 @@ def fails_the_night(item: Item, f: Any) -> bool:
     from .targets import get
 
     return not f.explained and (f.status == "new" or get(item.target).variant(item.variant).expected_clean)
+
+
+def _removed_by(pattern: Any, f: Any) -> bool:
+    """A canary counts only if the fix its pattern names removes the failure
+    (harness/attribution.py): a look-alike that survives the fix does not."""
+    from .attribution import fix_of
+
+    fix = fix_of(pattern)
+    return not fix or any(name.split("/")[0] == fix for name in f.removed_by)
 
 
 def _labels(signature: str) -> tuple[str, str]:

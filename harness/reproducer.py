@@ -1,7 +1,13 @@
-"""Reproducer format v1: a failing case as a small JSON file that replays to
+"""Reproducer format: a failing case as a small JSON file that replays to
 the same verdict on any machine.  Loading treats the file as data only (no
 pickle, no eval), bounds its size, and reports any problem on one line
-naming the file and field."""
+naming the file and field.
+
+v1: a compiled-in target (target, variant, workload, schedule, verdict).
+v2: adds "program" for a program target (harness.program): its sources with
+their sha256, cflags, variants (name -> macros) and argument lists; a
+reproducer whose sources changed refuses to replay, naming the file.
+Reproducers of compiled-in targets are still written as v1."""
 from __future__ import annotations
 
 import datetime
@@ -22,7 +28,9 @@ from .runner import run
 from .schedulers import Replay
 
 FORMAT = "qfuzz-reproducer"
-VERSION = 1
+VERSION = 1  # what a compiled-in target's reproducer is written as
+PROGRAM_VERSION = 2  # a program target's (the "program" block)
+LATEST = PROGRAM_VERSION  # the newest this qfuzz reads
 MAX_BYTES = 1 << 20  # a minimized reproducer is a few kB
 MAX_DECISIONS = 1 << 20
 
@@ -37,8 +45,25 @@ class Reproducer:
     schedule: dict[str, Any] = field(default_factory=dict)  # how it was found: strategy, seed, params
     found: dict[str, Any] = field(default_factory=dict)  # engine, executions, seconds, date
     minimized: Optional[dict[str, Any]] = None  # sizes before and after
+    attribution: Optional[dict[str, Any]] = None  # which fix removes it (harness/attribution.py)
     qfuzz: str = __version__
     path: Optional[Path] = None
+    program: Optional[dict[str, Any]] = None  # v2: the program's sources, flags, variants, args
+    resolved: Optional[Any] = field(default=None, repr=False, compare=False)  # the Target, once looked up
+
+    def target_object(self) -> Any:
+        """The Target this reproducer replays on (a program target from its "program" block)."""
+        if self.resolved is None:
+            from .targets import get
+
+            if self.program is not None:
+                from .program import from_reproducer_block
+
+                near = self.path.parent if self.path is not None else None
+                self.resolved = from_reproducer_block(self.program, str(self.path or self.target), near)
+            else:
+                self.resolved = get(self.target)
+        return self.resolved
 
     @property
     def signature(self) -> str:
@@ -50,7 +75,7 @@ class Reproducer:
 
     def replay(self, variant: Optional[str] = None, *, trace: bool = True) -> Execution:
         """Run the stored schedule again (on `variant`, default its own)."""
-        return run(self.target, variant or self.variant, self.workload, Replay(self.decisions), trace=trace)
+        return run(self.target_object(), variant or self.variant, self.workload, Replay(self.decisions), trace=trace)
 
     def size(self) -> tuple[int, ...]:
         """What "smaller" means for dedupe (see size_of), measured by replaying
@@ -60,9 +85,13 @@ class Reproducer:
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {
             "format": FORMAT,
-            "version": VERSION,
+            "version": VERSION if self.program is None else PROGRAM_VERSION,
             "qfuzz": self.qfuzz,
             "target": self.target,
+        }
+        if self.program is not None:
+            d["program"] = self.program
+        d |= {
             "variant": self.variant,
             "workload": self.workload,
             "schedule": {**self.schedule, "decisions": list(self.decisions)},
@@ -72,6 +101,8 @@ class Reproducer:
             d["found"] = self.found
         if self.minimized:
             d["minimized"] = self.minimized
+        if self.attribution:
+            d["attribution"] = self.attribution
         return d
 
     def dumps(self) -> str:
@@ -81,7 +112,10 @@ class Reproducer:
 
     def content_id(self) -> str:
         """Short hash of what decides the replay: target, variant, workload, decisions."""
-        key = json.dumps([self.target, self.variant, self.workload, list(self.decisions)], sort_keys=True)
+        parts: list[Any] = [self.target, self.variant, self.workload, list(self.decisions)]
+        if self.program is not None:  # other code, other reproducer
+            parts.append(self.program)
+        key = json.dumps(parts, sort_keys=True)
         return hashlib.sha1(key.encode()).hexdigest()[:10]
 
 
@@ -105,6 +139,8 @@ def from_execution(ex: Execution, found: Optional[dict[str, Any]] = None) -> Rep
         verdict=ex.verdict.to_json(),
         schedule=sched,
         found=dict(found or {}),
+        program=ex.target.program_block(),
+        resolved=ex.target,
     )
 
 
@@ -187,15 +223,25 @@ def from_json(d: Any, source: str) -> Reproducer:
     version = d.get("version")
     if not isinstance(version, int) or isinstance(version, bool):
         raise ReproducerError(f"{source}: version: expected an integer")
-    if version > VERSION:
-        raise ReproducerError(f"{source}: version: {version} is newer than this qfuzz reads ({VERSION}); upgrade qfuzz")
+    if version > LATEST:
+        raise ReproducerError(f"{source}: version: {version} is newer than this qfuzz reads ({LATEST}); upgrade qfuzz")
     if version < 1:
         raise ReproducerError(f"{source}: version: {version} is not a known format version")
     for key in ("target", "variant"):
         if not isinstance(d.get(key), str):
             raise ReproducerError(f"{source}: {key}: missing or not a string")
+    program = d.get("program")
+    if program is not None and version < PROGRAM_VERSION:
+        raise ReproducerError(f"{source}: program: a version {version} reproducer has no program block")
     try:
-        target = get(d["target"])
+        if program is not None:
+            from .program import from_reproducer_block
+
+            target = from_reproducer_block(program, source, Path(source).parent)
+            if target.name != d["target"]:
+                raise ReproducerError(f"{source}: target: {d['target']!r} but its program is named {target.name!r}")
+        else:
+            target = get(d["target"])
         target.variant(d["variant"])
         workload = target.canonical(d.get("workload"), f"{source}: workload")
     except QfuzzError as exc:
@@ -215,7 +261,7 @@ def from_json(d: Any, source: str) -> Reproducer:
     if not isinstance(verdict, dict) or verdict.get("kind") not in KINDS or not isinstance(verdict.get("signature"), str):
         raise ReproducerError(f"{source}: verdict: missing, or without a known kind and a signature")
     meta = {k: v for k, v in schedule.items() if k != "decisions"}
-    for key in ("found", "minimized"):
+    for key in ("found", "minimized", "attribution"):
         if key in d and not isinstance(d[key], dict):
             raise ReproducerError(f"{source}: {key}: expected an object")
     return Reproducer(
@@ -227,7 +273,10 @@ def from_json(d: Any, source: str) -> Reproducer:
         schedule=meta,
         found=d.get("found") or {},
         minimized=d.get("minimized"),
+        attribution=d.get("attribution"),
         qfuzz=str(d.get("qfuzz", "?")),
+        program=program,
+        resolved=target,
     )
 
 

@@ -26,13 +26,16 @@ from rich.console import Console
 from harness import debs
 from harness.errors import QfuzzError
 from harness.stress import binary
-from harness.stress.binary_config import BALANCES, StressConfig, from_json, render_haproxy
-from harness.stress.binary_log import parse_date, parse_file, parse_line, parse_lines
-from harness.stress.binary_oracle import LEGIT, STUCK, UNKNOWN, classify, episodes
-from harness.stress.binary_procs import Stack, find_haproxy, listening_socket
-from harness.stress.binary_repro import FORMAT, load, make, write
-from harness.stress.binary_run import RunResult, run_once
-from harness.stress.binary_stats import Sample, ServerStat, load_samples, parse_stat
+from harness.stress.blackbox.procs import listening_socket
+from harness.stress.blackbox.repro import FORMAT, load, make, write
+from harness.stress.blackbox.run import RunResult, run_once
+from harness.stress.blackbox import ab
+from harness.targets.haproxy_binary import BLACKBOX, cli, scenario
+from harness.targets.haproxy_binary.config import BALANCES, StressConfig, from_json, render_haproxy
+from harness.targets.haproxy_binary.log import parse_date, parse_file, parse_line, parse_lines
+from harness.targets.haproxy_binary.oracle import LEGIT, STUCK, UNKNOWN, classify, episodes
+from harness.targets.haproxy_binary.stack import Stack, find_haproxy
+from harness.targets.haproxy_binary.stats import Sample, ServerStat, load_samples, parse_stat
 
 DATA = Path(__file__).parent / "data" / "haproxy_binary"
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,22 +112,83 @@ def test_config_rejects_bad_fields_on_one_line(bad: dict[str, Any], field: str) 
     assert str(err.value).startswith(field) and "\n" not in str(err.value)
 
 
-def test_model_shape_maps_to_a_stress_config() -> None:
-    w = {"threads": 3, "servers": [{"maxconn": 1}, {"maxconn": 2}], "backend": {"balance": "hash", "timeout_queue": 50},
-         "requests": [{"at": 0, "thread": 0, "duration": 10, "key": 0}] * 12}
-    cfg = binary.config_for_model(w, 5.0)
-    assert (cfg.threads, cfg.servers, cfg.maxconn, cfg.balance, cfg.conns, cfg.keepalive) == (3, 2, 2, "uri", 4, True)
-    assert binary.config_for_model({**w, "threads": 6}, 5).conns == 6
-    assert cfg.timeout_queue == binary.MIN_AGAINST_TIMEOUT_MS and cfg.seconds == 5.0
-    for model, real in binary.MODEL_BALANCE.items():
-        assert binary.config_for_model({**w, "backend": {"balance": model}}, 5).balance == real
-    with pytest.raises(QfuzzError):
-        binary.config_for_model({**w, "backend": {"balance": "random"}}, 5)
+F2 = ROOT / "corpus" / "haproxy_queue" / "fixed--stuck-backend-queue-lb_full-adm_disable-7a203c36fa.json"
 
 
-def test_cli_usage_error_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+def test_model_reproducer_becomes_a_timed_scenario() -> None:
+    """F2's reproducer: one thread, an active server at maxconn 2 and a
+    backup, 3 requests, enable then disable of the active one."""
+    from harness.reproducer import load as load_model
+
+    rep = load_model(F2)
+    sc = scenario.from_model(rep.workload, rep.verdict)
+    u = scenario.SCALE_MS
+    assert sc.config.balance == "first" and sc.config.threads == 1 and sc.config.timeout_queue == 50 * u
+    assert sc.server_options == (" maxconn 2", " maxconn 1 backup")
+    assert sc.requests == ((30 * u, "/k1", 20 * u), (40 * u, "/k3", 20 * u), (40 * u, "/k3", 10 * u))
+    # the disable shares its instant with two arrivals and came after them in the model: half a unit later
+    assert sc.events == ((35 * u, "enable server be/s0"), (40 * u + u // 2, "disable server be/s0"))
+    assert sc.expect_path == "backend-queue" and sc.expect_request == 2
+    assert "option redispatch" in sc.backend_options
+    text = render_haproxy(sc.config, 3, [1111, 2222], "/s", 1, sc.server_options, sc.backend_options)
+    assert "server s1 127.0.0.1:2222 maxconn 1 backup" in text and "    option redispatch\n" in text
+    # the scenario's end leaves room for the last request to time out
+    assert sc.config.seconds * 1000 >= 40 * u + 20 * u + 50 * u
+    script = scenario.render_commands(sc)
+    assert script.count("curl ") == 3 and "disable server be/s0" in script
+
+
+def test_unmappable_model_reproducer_is_one_line() -> None:
+    w = {"threads": 2, "servers": [{"maxconn": 1}], "backend": {"balance": "roundrobin"}, "requests": [], "events": []}
+    with pytest.raises(QfuzzError, match="cannot be mapped"):
+        scenario.from_model(w, {"kind": "SAFETY"})
+    with pytest.raises(QfuzzError, match="no HAProxy counterpart"):
+        scenario.from_model({**w, "backend": {"balance": "random"}}, {"kind": "STUCK"})
+    with pytest.raises(QfuzzError, match="does not have"):
+        scenario.from_model({**w, "events": [{"at": 0, "action": "disable", "server": 3}]}, {"kind": "STUCK"})
+
+
+def test_unmappable_reproducer_on_the_command_line_exits_2() -> None:
+    safety = next((ROOT / "corpus" / "haproxy_queue").glob("*--safety-*.json"))
+    r = subprocess.run(python("-m", "harness.cli", "repro", str(safety), "--against", "haproxy_binary"), cwd=ROOT,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "cannot be mapped" in r.stderr, r.stderr
+
+
+def test_replay_plan_fits_the_budget() -> None:
+    assert cli.plan_replay(100, 20.0, 60.0) == (2, 2 * (20.0 + cli.RUN_OVERHEAD))
+    assert cli.plan_replay(1, 500.0, 60.0)[0] == 1  # at least one run
+    assert cli.plan_replay(3, 5.0, 3600.0)[0] == 3
+
+
+def test_ab_arithmetic() -> None:
+    lo, hi = ab.poisson_ci(0)
+    assert lo == 0 and hi == pytest.approx(3.6889, abs=1e-3)  # -ln(0.025)
+    assert ab.poisson_ci(10) == (pytest.approx(4.7954, abs=1e-3), pytest.approx(18.3904, abs=1e-3))
+    assert ab.per_million_ci(0, 2_000_000)[1] == pytest.approx(1.8444, abs=1e-3)
+    lo, hi = ab.wilson(5, 10)
+    assert (lo, hi) == (pytest.approx(0.2366, abs=1e-3), pytest.approx(0.7634, abs=1e-3))
+    r = binary_result(requests=1000, stuck=4, eps=2)
+    cells = ab.table([("2.6.12", "backend-queue", False, r), ("2.6.12", "backend-queue", False, r),
+                      ("3.0.11", "backend-queue", False, binary_result(3000, 0, 0))])
+    c = cells[("2.6.12", "backend-queue", False)]
+    assert (c.runs, c.requests, c.stuck, c.episodes) == (2, 2000, 8, 4) and c.stuck_per_million == 4000
+    assert cells[("3.0.11", "backend-queue", False)].ci[0] == 0
+
+
+def binary_result(requests: int, stuck: int, eps: int) -> Any:
+    class R:
+        pass
+
+    r = R()
+    r.requests, r.stuck, r.episodes, r.unknown, r.seconds = requests, stuck, [0] * eps, 0, 1.0  # type: ignore[attr-defined]
+    return r
+
+
+@pytest.mark.parametrize("argv", [["--threads", "0"], ["--haproxy-version", "abc"]])
+def test_cli_usage_error_is_one_line_and_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as ex:
-        binary.main(["haproxy_binary", "--threads", "0"], Console())
+        binary.main(["haproxy_binary", *argv], Console())
     assert ex.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("qfuzz stress: error: ") and err.count("\n") == 1
@@ -290,23 +354,23 @@ def _result_from(name: str) -> RunResult:
     verdicts = classify(entries, samples, meta["timeout_queue"])
     cfg = from_json(json.loads((DATA / name / "config.json").read_text()), "config")
     return RunResult(
-        config=cfg, haproxy_version=meta["haproxy"], started=samples[0].t, seconds=samples[-1].t - samples[0].t,
+        config=cfg, version=meta["haproxy"], started=samples[0].t, seconds=samples[-1].t - samples[0].t,
         requests=len(entries), responses=len(entries), client_errors={}, status={}, verdicts=verdicts,
-        episodes=episodes(verdicts), samples=len(samples), max_sample_gap=0.0, dropped_logs=0, udp_drops=0,
+        episodes=episodes(verdicts), samples=len(samples), max_sample_gap=0.0, checks={"dropped_logs": 0, "udp_drops": 0},
         logs_missing=0, stopped_early=True,
     )
 
 
 def test_stress_reproducer_round_trip_and_never_overwrites(tmp_path: Path) -> None:
     r = _result_from("stuck-server")
-    rep = make(r, {"engine": "test"})
+    rep = make(BLACKBOX, r, {"engine": "test"})
     assert binary.is_stress_reproducer(rep) and rep["format"] == FORMAT and rep["version"] == 1
     assert not binary.is_stress_reproducer({"format": "qfuzz-reproducer"})
     path = write(tmp_path, rep)
     assert path is not None and path.name.startswith("stuck-server-queue-")
     assert write(tmp_path, rep) is None  # the same file exists: nothing overwritten
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
-    cfg, d = load(path)
+    cfg, d, _ = load(path)
     assert cfg == r.config and d["observed"]["stuck"] == r.stuck >= 1
     assert d["observed"]["episodes_evidence"][0]["first"]["kind"] == STUCK
 
@@ -388,10 +452,10 @@ def test_short_real_run_end_to_end() -> None:
     dense, and every timeout judged legitimate."""
     exe = need_haproxy()
     cfg = StressConfig(threads=1, conns=6, keepalive=True, slow_pct=40, slow_ms=1200, timeout_queue=1000, seconds=6)
-    r = run_once(cfg, exe, "test", stop_on_stuck=False)
+    r = run_once(BLACKBOX, cfg, exe, "test", stop_on_stuck=False)
     assert r.requests > 10 and r.requests == r.responses and r.logs_missing == 0
-    assert r.dropped_logs == 0 and r.udp_drops == 0
-    assert r.samples > 100 and r.haproxy_exit is None
+    assert r.checks == {"dropped_logs": 0, "udp_drops": 0}
+    assert r.samples > 100 and r.program_exit is None
     assert len(r.verdicts) >= 1 and r.stuck == 0 and r.legit >= 1
     assert {v.entry.path for v in r.verdicts} == {"backend-queue"}
 
@@ -401,7 +465,75 @@ def test_found_reproducers_load() -> None:
     files = sorted((DATA / "reproducers").glob("*.json"))
     paths = set()
     for f in files:
-        cfg, d = load(f)
+        cfg, d, _ = load(f)
         assert binary.is_stress_reproducer(d) and d["observed"]["stuck"] >= 1 and cfg.threads > 1
         paths.update(d["observed"]["paths"])
     assert paths == {"server-queue", "backend-queue"}
+
+
+# -- builds of other versions ----------------------------------------------------------
+
+
+def _fake_tree(tmp_path: Path, version: str, ok: bool = True) -> Path:
+    tree = tmp_path / f"haproxy-{version}"
+    tree.mkdir()
+    recipe = (f"\tprintf '#!/bin/sh\\necho \"HAProxy version {version} $(TARGET)\"\\n' > haproxy && chmod +x haproxy"
+              if ok else "\t@echo 'src/queue.c:1: error: boom' && exit 1")
+    (tree / "Makefile").write_text(f"all:\n{recipe}\n")
+    return tree
+
+
+def test_build_caches_by_version_and_fails_on_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The build script on a cached tree (a stand-in Makefile: no HAProxy
+    source is needed for the script's own logic)."""
+    from harness.targets.haproxy_binary import build
+
+    monkeypatch.setenv("QFUZZ_CACHE", str(tmp_path / "cache"))
+    exe = build.build(_fake_tree(tmp_path, "9.9.1"), "9.9.1", jobs=1)
+    assert exe == tmp_path / "cache" / "haproxy" / "9.9.1" / "haproxy"
+    out = subprocess.run([str(exe)], capture_output=True, text=True, timeout=10).stdout
+    assert out.strip() == "HAProxy version 9.9.1 linux-glibc"  # make got TARGET=linux-glibc
+    assert "make -j1 TARGET=linux-glibc USE_THREAD=1" in (exe.parent / "build.log").read_text()
+    monkeypatch.setattr(build.debsrc, "fetch", lambda *a: pytest.fail("a cached version must not be fetched"))
+    assert build.binary("9.9.1") == str(exe)
+    with pytest.raises(QfuzzError) as err:
+        build.build(_fake_tree(tmp_path, "9.9.2", ok=False), "9.9.2", jobs=1)
+    msg = str(err.value)
+    assert msg.startswith("HAProxy 9.9.2: build failed") and "build.log" in msg and "\n" not in msg
+    assert "boom" in Path(msg.split("log: ")[1].rstrip(")")).read_text()
+
+
+def test_unknown_version_is_one_line_and_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.targets.haproxy_binary import build
+
+    monkeypatch.setenv("QFUZZ_CACHE", str(tmp_path))
+
+    def fetch(package: str, version: str) -> Path:
+        raise QfuzzError(f"{package} {version}: not in the Debian source lists (known: 2.6.12, 3.0.11)")
+
+    monkeypatch.setattr(build.debsrc, "fetch", fetch)
+    from harness.cli import main
+
+    assert main(["stress", "haproxy_binary", "--haproxy-version", "9.9.9", "--time", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "9.9.9" in err and err.count("\n") == 1
+
+
+def test_short_real_scenario_f2() -> None:
+    """F2 on the installed binary: the admin commands reach the stats
+    socket, every scripted request is logged, and one of the two requests
+    of the model's stranding instant times out in the backend queue."""
+    exe = need_haproxy()
+    from harness.reproducer import load as load_model
+
+    rep = load_model(F2)
+    sc = scenario.from_model(rep.workload, rep.verdict)
+    o = scenario.run_scenario(sc, exe, "test")
+    assert [c for _, c, _ in o.admin] == ["enable server be/s0", "disable server be/s0"]
+    assert all(a == "" for _, _, a in o.admin)  # HAProxy accepted both
+    assert o.result.requests == 3 and sorted(o.result.outcomes) == [0, 1, 2]
+    # r1 and r2 arrive at the same instant; which of them gets S0's second slot is the kernel's choice
+    timed_out = [v for v in o.result.verdicts if v.entry.request_id in ("s-1", "s-2")]
+    assert len(timed_out) == 1 and timed_out[0].entry.server is None  # queued on the backend
+    assert sorted(o.result.outcomes.values()) == ["200", "200", "503"]

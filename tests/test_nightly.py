@@ -45,10 +45,14 @@ def test_a_short_night_is_clean_survives_crashes_and_reports(tmp_path):
 def test_a_missed_canary_or_a_new_unexplained_failure_fails_the_night():
     item = Item("haproxy_queue", "pre-fix", "pct", 0, 1.0)
     only_backend = ItemResult(item, 100, 1.0, [Found("STUCK:backend-queue:LB_FULL:PNS_EMPTY", "STUCK", "backend-queue",
-                                                     "5541d4995", "kept", "x.json", 5, 0.1)])
+                                                     "5541d4995", "kept", "x.json", 5, 0.1, ["5541d4995/backend"])])
     s = summarize("now", 1.0, 1, [only_backend], [], False)
     assert s.exit_status == 1
     assert [c["status"] for c in s.canaries] == ["missed", "found"]
+    # a look-alike the seed fix does not remove (finding F1) is no canary
+    look_alike = ItemResult(item, 100, 1.0, [Found("STUCK:backend-queue:LB_FULL:PNS_EMPTY", "STUCK", "backend-queue",
+                                                   "5541d4995", "kept", "x.json", 5, 0.1, [])])
+    assert [c["status"] for c in summarize("now", 1.0, 1, [look_alike], [], False).canaries] == ["missed", "missed"]
     clean = Item("haproxy_queue", "coarse", "pct", 0, 1.0)
     bad = ItemResult(clean, 100, 1.0, [Found("STUCK:server-queue:ASQ_SERVED:PNS_EMPTY", "STUCK", "server-queue", "",
                                              "new", "y.json", 5, 0.1)])

@@ -31,8 +31,11 @@ ATHERIS_ONLY = ("jobs", "no_features", "crash_on", "keep_going", "workdir", "lib
 
 
 def add_arguments(fz: argparse.ArgumentParser) -> None:
-    fz.add_argument("target")
-    fz.add_argument("--variant", required=True)
+    from ..program import cli as program_cli
+
+    fz.add_argument("target", nargs="+", help="a target name (qfuzz list), or the .c sources of a program")
+    fz.add_argument("--variant", action="append",
+                    help="the variant to fuzz; for a C program also NAME=-DMACRO=VALUE defines one (repeatable)")
     fz.add_argument("--strategy", "--engine", dest="engine", default="pct", choices=ENGINES,
                     help="search engine (default pct)")
     budget = fz.add_mutually_exclusive_group()
@@ -53,6 +56,7 @@ def add_arguments(fz: argparse.ArgumentParser) -> None:
                     help="signatures (shell pattern) that are libFuzzer crashes; repeatable (default: every failure)")
     at.add_argument("--keep-going", action="store_true", help="no failure is a crash: store each one and go on")
     at.add_argument("--workdir", help="libFuzzer inputs and crash files (default .qfuzz/atheris/TARGET-VARIANT)")
+    program_cli.add_arguments(fz)
     fz.set_defaults(libfuzzer=[])
     fz.epilog = "Arguments after `--` go to libFuzzer (--engine atheris), e.g. `-- -max_len=128 -dict=FILE CORPUS_DIR`."
     _accept_libfuzzer_flags(fz)
@@ -77,9 +81,9 @@ def _accept_libfuzzer_flags(fz: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    from ..targets import get
+    from ..program import cli as program_cli
 
-    target = get(args.target)
+    target = program_cli.target_of(args)  # a name, or C sources with their --variant/--cflags/--args
     target.variant(args.variant)
     if args.engine != "atheris":
         given = [name for name in ATHERIS_ONLY if getattr(args, name) not in (None, False, [], 1)]
@@ -126,17 +130,24 @@ def _campaign(args: argparse.Namespace, target: Any, console: Console) -> int:
                        f"unique failures {len(r.findings)}"
         progress(status.plain)
 
-    with Live(status, console=console, refresh_per_second=4, transient=True, auto_refresh=console.is_terminal) as live:
-        result = campaign.run(
-            seconds=None if args.runs else seconds, runs=args.runs, on_new=_printer(live.console, "executions"),
-            on_tick=tick,
-        )
+    from ..program import cli as program_cli
+
+    if program_cli.is_program(target):  # in a worker child: a crashing program costs one execution
+        result = program_cli.run_campaign(campaign, args, console, seconds=None if args.runs else seconds,
+                                          on_new=_printer(console, "executions"))
+    else:
+        with Live(status, console=console, refresh_per_second=4, transient=True,
+                  auto_refresh=console.is_terminal) as live:
+            result = campaign.run(
+                seconds=None if args.runs else seconds, runs=args.runs, on_new=_printer(live.console, "executions"),
+                on_tick=tick,
+            )
     console.print(
         f"done: {result.executions:,} executions in {result.seconds:.1f} s wall time "
         f"({result.search_seconds:.1f} s searching, {result.exec_per_second:,.0f}/s; {result.minimize_seconds:.1f} s "
         f"minimizing and storing), {len(result.findings)} unique failure(s)"
     )
-    return _report(list(result.findings.values()), args, console)
+    return max(_report(list(result.findings.values()), args, console), int(bool(getattr(result, "crashes", ()))))
 
 
 PROGRESS_EVERY = 5.0  # seconds between plain progress lines when the output is not a terminal
@@ -237,6 +248,9 @@ def _atheris(args: argparse.Namespace, target: Any, console: Console) -> int:
         minimize_seconds=max(0.0, args.minimize_time),
     )
     workdir = writable_dir(Path(args.workdir) if args.workdir else default_workdir(target.name, args.variant), "--workdir")
+    from ..program import cli as program_cli
+
+    config.program = program_cli.program_file(target, workdir)  # None for a compiled-in target
     seconds = args.time if args.time or args.runs else 10.0
     console.print(
         f"qfuzz {__version__}: fuzzing {target.name} variant [bold]{args.variant}[/] with atheris "
@@ -281,6 +295,9 @@ def _printer(console: Console, unit: str) -> Callable[[Any], None]:
             ("NEW ", "bold red"), (v.signature, "bold"),
             f"  after {f.first_execution:,} {unit} ({f.first_seconds:.2f} s)  ", (known, "dim" if f.expected else "bold yellow"),
         ))
+        a = getattr(f, "attribution", None)
+        if a is not None:
+            console.print(f"    attribution: {a}" + ("" if a.confirmed else " (unconfirmed: found by its own decisions only)"))
         if f.minimized:
             console.print(f"    minimized in {f.minimized.seconds:.2f} s: {f.minimized.before} -> {f.minimized.after}")
         if f.stored:
@@ -296,19 +313,21 @@ def _report(findings: list[Any], args: argparse.Namespace, console: Console) -> 
     if not findings:
         return 0
     table = Table(title="failures", title_justify="left", box=None, header_style="dim")
-    for col in ("signature", "count", "first at", "expected", "reproducer"):
+    for col in ("signature", "count", "first at", "expected", "attribution", "reproducer"):
         table.add_column(col)
     for f in findings:
+        a = getattr(f, "attribution", None)
         table.add_row(
             f.signature, str(f.count), f"#{f.first_execution} ({f.first_seconds:.2f} s)",
-            f.expected.why.split(":")[0] if f.expected else "UNEXPECTED", str(f.stored.path) if f.stored else "-",
+            f.expected.why.split(":")[0] if f.expected else "UNEXPECTED", str(a) if a else "-",
+            str(f.stored.path) if f.stored else "-",
         )
     console.print(table)
     if not args.no_trace:
         shown: set[str] = set()
         for f in findings:
             key = f"{f.kind}:{f.path}"
-            if f.kind == "STUCK" and key not in shown:
+            if f.execution.target.shows_trace(f.kind) and key not in shown:
                 shown.add(key)
                 console.rule(f"{f.signature}")
                 print_trace(f.execution, console)

@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 
 from ..errors import QfuzzError
+from ..minimizer import EFFORT
 from .common import positive_float, positive_int, writable_dir, writable_file
 
 HELP = "shrink reproducers and crash files"
@@ -18,8 +19,8 @@ def add_arguments(mn: argparse.ArgumentParser) -> None:
     mn.add_argument("-o", "--output", help="where to write: a file for one input, a directory for several "
                                            "(default: next to each input, NAME.min.json)")
     mn.add_argument("--time", type=positive_float, default=5.0, help="seconds to spend on each, at most (default 5)")
-    mn.add_argument("--effort", type=positive_int, default=20000,
-                    help="fresh schedules to try per smaller workload (default 20000)")
+    mn.add_argument("--effort", type=positive_int, default=EFFORT,
+                    help=f"fresh schedules to try per smaller workload (default {EFFORT})")
     mn.add_argument("--target", help="the target of libFuzzer crash files (raw bytes)")
     mn.add_argument("--variant", help="the variant of libFuzzer crash files")
     mn.add_argument("--workload", help="for crash files of a run with a pinned workload: that file")

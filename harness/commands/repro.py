@@ -34,7 +34,15 @@ def add_arguments(rp: argparse.ArgumentParser) -> None:
                          "reproducer, a directory (one OUT/NAME.html each) with several")
     rp.add_argument("--against", choices=["haproxy_binary"],
                     help="run the model reproducer's shape on the real HAProxy instead of replaying it")
-    rp.add_argument("--seconds", type=positive_int, default=20, help="with --against: seconds per run (default 20)")
+    rp.add_argument("--seconds", type=positive_int, default=None,
+                    help="stress reproducers and --against: seconds per run (default: the file's own; "
+                         "--against: the scenario's length)")
+    rp.add_argument("--budget", type=positive_int, default=None,
+                    help="stress reproducers and --against: wall seconds for all the runs (default 60; "
+                         "the plan is printed first)")
+    rp.add_argument("--haproxy-version", metavar="V",
+                    help="stress reproducers and --against: HAProxy built from Debian's tarball of version V "
+                         "(default: the installed package)")
 
 
 def fingerprint(ex: Any) -> str:
@@ -80,7 +88,6 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from ..htmltrace import page_paths
     from ..inputs import expand, load
     from ..reproducer import one_line
-    from ..targets import get
 
     paths = expand(args.files)
     # every file is checked before anything runs; a bad one is reported (one line
@@ -96,7 +103,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         try:
             inp = load(p, args.target, args.variant if args.target else None, workload)
             if args.variant and not args.target and inp.reproducer is not None:
-                get(inp.reproducer.target).variant(args.variant)
+                inp.reproducer.target_object().variant(args.variant)  # a program's own variants too
             loaded.append((p, inp))
         except QfuzzError as exc:
             if len(paths) == 1 or (args.variant and "unknown variant" in str(exc)):
@@ -116,7 +123,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         if inp.kind == "stress":
             from ..stress import binary
 
-            status = max(status, int(binary.repro_file(inp.path, console, args.runs)))
+            status = max(status, int(binary.repro_file(inp.path, console, args.runs, seconds=args.seconds,
+                                                       budget=args.budget, haproxy_version_=args.haproxy_version)))
         elif inp.kind == "crash":
             outcomes = [run_in_child(inp.crash) for _ in range(args.runs)]  # type: ignore[arg-type]
             bad = [o for o in outcomes if o[0] != "ok"]
@@ -127,7 +135,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         elif args.against:
             from ..stress import binary
 
-            status = max(status, int(binary.against(inp.reproducer, console, args.runs, float(args.seconds))))
+            status = max(status, int(binary.against(inp.reproducer, console, args.runs, args.seconds, args.against,
+                                                    budget=args.budget, haproxy_version_=args.haproxy_version)))
         else:
             status = max(status, int(replay_model(inp.reproducer, args, page, console, inp.kind == "raw")))
     if bad:

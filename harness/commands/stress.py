@@ -1,7 +1,8 @@
 """qfuzz stress TARGET ...: free-running stress runs on real threads and real
 time, the way the seed bug was seen in the wild and the baseline the
 controlled engines must beat.  `haproxy_binary` drives the real HAProxy;
-any other target runs its C model with free-running schedule points."""
+any other target runs its C model with free-running schedule points.
+Real programs are black-box targets (harness/stress/blackbox: TARGETS)."""
 from __future__ import annotations
 
 import argparse
@@ -17,8 +18,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    if args.target == "haproxy_binary":
-        from ..stress import binary as mode
+    from ..stress.blackbox import TARGETS
+
+    if args.target in TARGETS:
+        from ..stress import binary as mode  # the black-box targets (harness/stress/blackbox)
     else:
         from ..stress import model as mode  # type: ignore[no-redef]
     return int(mode.main([args.target, *args.rest], console))

@@ -21,6 +21,7 @@ children it starts for -jobs/-fork, so qfuzz's own settings travel as
                                             comma-separated in the variable; default every failure)
     --keep-going                            no failure is a crash: store each and go on
     --minimize-time=S      QFUZZ_MINIMIZE_TIME  seconds to minimize a failure before storing (default 5)
+    --program=FILE         QFUZZ_PROGRAM    a C program target (harness.program.cli.program_file)
 
 A failing verdict whose signature matches --crash-on is minimized, stored in
 the corpus, then raised: libFuzzer writes crash-<sha1> and exits 77.  Other
@@ -42,7 +43,7 @@ from typing import Any, NoReturn, Optional, Sequence
 from ..errors import QfuzzError
 
 DEFAULT_TIMEOUT = 25  # seconds per input, minimization of a new failure included
-OWN_FLAGS = ("target", "variant", "workload", "corpus", "crash-on", "minimize-time")
+OWN_FLAGS = ("target", "variant", "workload", "corpus", "crash-on", "minimize-time", "program")
 
 
 class InterleavingFailure(Exception):
@@ -58,6 +59,7 @@ class Config:
     features: int = 1  # 0: off; 1: the core's default set; other values: a QF_FT_* mask (measurements)
     crash_on: tuple[str, ...] = ("*",)
     minimize_seconds: float = 5.0
+    program: Optional[str] = None  # a C program's description (JSON), when the target is one
 
     def crashes(self, signature: str) -> bool:
         return any(fnmatch.fnmatchcase(signature, p) for p in self.crash_on)
@@ -73,6 +75,8 @@ class Config:
             out.append("--keep-going")
         out += [f"--crash-on={p}" for p in self.crash_on if self.crash_on != ("*",)]
         out.append(f"--minimize-time={self.minimize_seconds:g}")
+        if self.program:
+            out.append(f"--program={self.program}")
         return out
 
 
@@ -125,6 +129,7 @@ def parse_config(argv: Sequence[str], target: Optional[str] = None, variant: Opt
         features=0 if "no-features" in switches else _features(os.environ.get("QFUZZ_FEATURES", "1")),
         crash_on=crash_on,
         minimize_seconds=max(0.0, minimize_seconds),
+        program=get("program", "QFUZZ_PROGRAM", None) or None,
     )
 
 
@@ -143,6 +148,10 @@ class FuzzTarget:
         from ..targets import get
 
         c = self.config
+        if c.program:
+            from ..program.cli import load_program_file
+
+            load_program_file(c.program)  # registers the program target under its name
         self.target = get(c.target)
         self.target.variant(c.variant)
         self.workload = self.target.workload(load_workload(c.workload, self.target.name)) if c.workload else None

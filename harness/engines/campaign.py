@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from ..attribution import Attribution, attribute
 from ..corpus import Corpus, Stored
 from ..execution import Execution
 from ..minimizer import Minimized, minimize
@@ -31,6 +32,7 @@ class Finding:
     expected: Optional[Pattern] = None
     minimized: Optional[Minimized] = None
     stored: Optional[Stored] = None
+    attribution: Optional[Attribution] = None  # which fix removes it (harness/attribution.py)
 
     @property
     def kind(self) -> str:
@@ -78,6 +80,8 @@ class Campaign:
         corpus: Optional[Corpus] = None,
         minimize_seconds: float = 5.0,
         params: Optional[dict[str, Any]] = None,
+        mix: Optional[str] = None,
+        attribute: bool = True,
     ):
         self.target = target
         self.variant = target.variant(variant)
@@ -87,13 +91,15 @@ class Campaign:
         self.corpus = corpus
         self.minimize_seconds = minimize_seconds
         self.params = dict(params or {})
+        self.attribute = attribute
+        self.mix = mix or target.default_mix  # one mix for every variant; the variant's own is an option
         make(strategy, 0, **self.params)  # validate the name and parameters now
 
     def workload_for(self, i: int) -> Workload:
         if self.workload is not None:
             return self.workload
         rnd = random.Random(schedule_seed(self.seed, i // SCHEDULES_PER_WORKLOAD))
-        return self.target.workload(self.target.generate(rnd, self.variant.mix))
+        return self.target.workload(self.target.generate(rnd, self.mix))
 
     def run(
         self,
@@ -171,10 +177,12 @@ class Campaign:
             v.signature, i, elapsed, ex, expected=self.variant.explains(v.kind, v.path, *v.labels)
         )
         if self.minimize_seconds > 0:
-            finding.minimized = minimize(ex, seconds=self.minimize_seconds, effort=max(600, 2 * i))
+            finding.minimized = minimize(ex, seconds=self.minimize_seconds)
             finding.execution = finding.minimized.execution
         else:
             finding.execution = run(ex.target, ex.variant, ex.workload, ex.scheduler)  # with its trace
+        if self.attribute:
+            finding.attribution = attribute(finding.execution)
         if self.corpus is not None:
             rep = from_execution(
                 finding.execution,
@@ -187,6 +195,7 @@ class Campaign:
                     "date": now_iso(),
                 },
             )
+            rep.attribution = finding.attribution.to_json() if finding.attribution else None
             if finding.minimized:
                 rep.minimized = {"before": finding.minimized.before.to_json(), "after": finding.minimized.after.to_json()}
             finding.stored = self.corpus.store(rep)

@@ -41,6 +41,7 @@ class Found:
     file: str
     first_execution: int
     first_seconds: float
+    removed_by: list[str] = field(default_factory=list)  # the fixes that remove it (harness/attribution.py)
 
 
 @dataclass
@@ -112,7 +113,8 @@ def _worker(slot: int, cpu: int, item: Item, first: int, corpus_dir: str, progre
             v = f.execution.verdict
             why = variant.explains(v.kind, v.path, *v.labels)
             out.findings.append(Found(f.signature, v.kind, v.path, why.why if why else "", f.stored.status if f.stored else "",
-                                      str(f.stored.path) if f.stored else "", f.first_execution, round(f.first_seconds, 3)))
+                                      str(f.stored.path) if f.stored else "", f.first_execution, round(f.first_seconds, 3),
+                                      list(f.attribution.removed_by) if f.attribution else []))
     except Exception as exc:  # reported, not raised: the parent must get a result
         out.error = f"{type(exc).__name__}: {exc}"
         traceback.print_exc()
@@ -221,7 +223,8 @@ class Nightly:
         w = camp.workload_for(i)
         sched = camp.scheduler_for(i).to_json()
         crash = Crash(target.name, item.variant, w.to_json(), sched, reason,
-                      found={"engine": item.engine, "seed": item.seed, "execution": i})
+                      found={"engine": item.engine, "seed": item.seed, "execution": i},
+                      program=target.program_block())  # a C program's sources, so the file replays
         path = save(crash, Path(self.corpus_dir) / target.name / "crashes")
         partial = slot.partial or ItemResult(item)
         partial.crashes.append(str(path))

@@ -1,303 +1,57 @@
-"""qfuzz stress haproxy_binary: the real HAProxy under loopback stress.
-
-One run (default) starts HAProxy (Debian's build, or --haproxy PATH) in front
-of origin server(s) on 127.0.0.1, drives `--conns` HTTP clients for `--time`
-seconds, samples `show stat` every 10 ms, and classifies every queue timeout
-(`sQ` in the log) as STUCK (a server it could use sat idle for the whole
-wait) or legitimate (overload).  `--explore` searches configurations for
-`--time` seconds instead and saves each STUCK as a stress reproducer.
-
-Exit status: 1 if a STUCK was seen, 0 if not, 2 on bad usage."""
+"""Real programs under stress (the black-box targets of harness/stress/
+blackbox): the entry points `qfuzz stress`, `qfuzz repro` and harness.inputs
+use.  Each call goes to the target's own command module (its `cli`), found
+through its descriptor, so nothing here knows a program."""
 from __future__ import annotations
 
-import argparse
-import datetime
+import json
 import sys
 from pathlib import Path
-from typing import Any, NoReturn, Optional, Sequence
+from typing import Any, Sequence
 
 from rich.console import Console
-from rich.table import Table
 
 from ..errors import QfuzzError, ReproducerError
-from .binary_config import BALANCES, LIMITS, ORIGINS, StressConfig, from_json
-from .binary_explore import PATHS, Exploration, Row, explore
-from .binary_procs import find_haproxy, haproxy_version, signals_as_interrupt
-from .binary_repro import FORMAT, NOTE, load, make, write
-from .binary_repro import is_stress_reproducer as _is_stress_reproducer
-from .binary_run import Progress, RunResult, run_once
+from .blackbox import TARGETS, get
+from .blackbox.repro import is_stress_reproducer as _is_stress_reproducer
 
-DEFAULT_CORPUS = Path("corpus") / "haproxy_binary"
-MODEL_BALANCE = {"roundrobin": "roundrobin", "hash": "uri", "first": "first", "leastconn": "leastconn"}
-MIN_AGAINST_TIMEOUT_MS = 500  # the classifier needs a wait far longer than its 10 ms sampling
+__all__ = ["TARGETS", "is_stress_reproducer", "main", "repro_file", "against"]
 
 
-class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:  # one line, exit 2
-        self.exit(2, f"qfuzz stress: error: {message}\n")
-
-
-def _int_in(name: str) -> Any:
-    lo, hi = LIMITS[name]
-
-    def conv(s: str) -> int:
-        try:
-            v = int(s)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{s!r} is not an integer") from None
-        if not lo <= v <= hi:
-            raise argparse.ArgumentTypeError(f"{v} is outside {lo}..{hi}")
-        return v
-
-    return conv
-
-
-def _seconds(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{s!r} is not a number") from None
-    if not 1 <= v <= 3600:
-        raise argparse.ArgumentTypeError(f"{s!r} must be within 1..3600 seconds")
-    return v
-
-
-def build_parser() -> Parser:
-    d = StressConfig()
-    p = Parser(prog="qfuzz stress haproxy_binary", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("target", choices=["haproxy_binary"], help=argparse.SUPPRESS)
-    p.add_argument("--haproxy", metavar="PATH", help="the HAProxy binary (default: haproxy on PATH or /usr/sbin)")
-    p.add_argument("--time", type=_seconds, metavar="S", help="seconds of load (with --explore: the whole budget; "
-                   "default 30, or 300 with --explore)")
-    p.add_argument("--threads", type=_int_in("threads"), default=d.threads, metavar="T", help="HAProxy nbthread")
-    p.add_argument("--servers", type=_int_in("servers"), default=d.servers, metavar="N")
-    p.add_argument("--maxconn", type=_int_in("maxconn"), default=d.maxconn, metavar="M", help="per server (0: none)")
-    p.add_argument("--balance", choices=BALANCES, default=d.balance)
-    p.add_argument("--conns", type=_int_in("conns"), default=d.conns, metavar="C", help="concurrent clients")
-    p.add_argument("--keepalive", action=argparse.BooleanOptionalAction, default=d.keepalive,
-                   help="clients reuse their connection (default: a new connection per request)")
-    p.add_argument("--timeout-queue", type=_int_in("timeout_queue"), default=d.timeout_queue, metavar="MS")
-    p.add_argument("--seed", type=_int_in("seed"), default=d.seed, metavar="N")
-    p.add_argument("--keys", type=_int_in("keys"), default=d.keys, metavar="K", help="distinct URI paths")
-    p.add_argument("--slow-pct", type=_int_in("slow_pct"), default=d.slow_pct, metavar="P",
-                   help="percent of requests the origin holds --slow-ms")
-    p.add_argument("--slow-ms", type=_int_in("slow_ms"), default=d.slow_ms, metavar="MS")
-    p.add_argument("--think-ms", type=_int_in("think_ms"), default=d.think_ms, metavar="MS",
-                   help="each client pauses 0..MS between requests")
-    p.add_argument("--origin", choices=ORIGINS, default=d.origin, help="the servers behind HAProxy")
-    p.add_argument("--max-requests", type=_int_in("max_requests"), default=d.max_requests, metavar="N")
-    p.add_argument("--no-stop", action="store_true", help="run the full time even after a STUCK")
-    p.add_argument("--keep", metavar="DIR", help="keep the config, log and stat samples of the run in DIR (single runs)")
-    g = p.add_argument_group("exploration")
-    g.add_argument("--explore", action="store_true", help="search configurations instead of one run")
-    g.add_argument("--run-time", type=_seconds, default=20.0, metavar="S", help="seconds per explored run (default 20)")
-    g.add_argument("--path", choices=[*PATHS, "both"], default="both", help="which queue path to hunt")
-    g.add_argument("--full", action="store_true", help="use the whole --time even after every path was found")
-    g.add_argument("--control-every", type=int, default=4, metavar="K", help="an nbthread 1 control every K runs (0: none)")
-    g.add_argument("--corpus", metavar="DIR", default=str(DEFAULT_CORPUS), help="where found cases go")
-    g.add_argument("--no-save", action="store_true", help="do not write reproducers")
-    return p
-
-
-def config_from_args(a: argparse.Namespace, seconds: float) -> StressConfig:
-    return from_json({
-        "threads": a.threads, "servers": a.servers, "maxconn": a.maxconn, "balance": a.balance, "conns": a.conns,
-        "keepalive": a.keepalive, "timeout_queue": a.timeout_queue, "seconds": seconds, "seed": a.seed,
-        "keys": a.keys, "slow_pct": a.slow_pct, "slow_ms": a.slow_ms, "think_ms": a.think_ms, "origin": a.origin,
-        "max_requests": a.max_requests,
-    }, "options")
-
-
-def main(argv: Sequence[str], console: Console) -> int:
-    args = build_parser().parse_args(list(argv))
-    haproxy = find_haproxy(args.haproxy)
-    version = haproxy_version(haproxy)
-    with signals_as_interrupt():
-        if args.explore:
-            return _explore(args, console, haproxy, version)
-        cfg = config_from_args(args, args.time or 30.0)
-        console.print(f"[bold]haproxy {version}[/]  {cfg.short()}  {cfg.seconds:g} s, seed {cfg.seed}")
-        result = run_once(cfg, haproxy, version, stop_on_stuck=not args.no_stop,
-                          keep=Path(args.keep) if args.keep else None, on_progress=_live(console))
-        print_result(result, console)
-        if result.stuck and not args.no_save:
-            saved = write(Path(args.corpus), make(result, {"engine": "stress", "seed": cfg.seed}))
-            if saved:
-                console.print(f"saved {saved}  (re-run: qfuzz repro {saved} --runs 5)")
-        return 1 if result.stuck else 0
-
-
-# -- reporting ---------------------------------------------------------------------
-
-
-def _live(console: Console) -> Any:
-    def show(p: Progress) -> None:
-        if int(p.elapsed) % 5 == 0 and p.elapsed >= 1:
-            console.print(f"  [dim]{p.elapsed:4.0f} s: {p.lines} requests logged, {p.queue_timeouts} queue timeouts, "
-                          f"longest idle-server stall {p.stall * 1000:.0f} ms[/]")
-    return show
-
-
-def _clock(t: float) -> str:
-    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%H:%M:%S.%f")[:-3]
-
-
-def print_result(r: RunResult, console: Console, indent: str = "") -> None:
-    rate = r.requests / r.seconds if r.seconds else 0.0
-    console.print(f"{indent}{r.requests} requests in {r.seconds:.1f} s ({rate:.0f}/s); status {r.status}"
-                  + (f"; client errors {r.client_errors}" if r.client_errors else ""))
-    console.print(f"{indent}log: {r.requests} lines for {r.responses} responses ({r.logs_missing} missing), "
-                  f"DroppedLogs {r.dropped_logs}, UDP drops {r.udp_drops}; {r.samples} stat samples, max gap {r.max_sample_gap * 1000:.0f} ms")
-    if r.max_sample_gap > 1.0:
-        console.print(f"{indent}[yellow]HAProxy did not answer its stats socket for up to {r.max_sample_gap:.1f} s "
-                      "(starved of CPU?): a queue timeout inside such a gap is judged unknown, never STUCK[/]")
-    if r.haproxy_exit is not None:
-        console.print(f"{indent}[bold red]HAProxy exited with status {r.haproxy_exit} during the run[/]")
-    style = "bold red" if r.stuck else "bold green"
-    console.print(f"{indent}queue timeouts (sQ) {len(r.verdicts)}: [{style}]STUCK {r.stuck}[/], legitimate {r.legit}, "
-                  f"unknown {r.unknown}; [{style}]{r.stuck_per_million:.1f} STUCK per million requests[/], "
-                  f"{len(r.episodes)} episode(s)"
-                  + (f"; first STUCK visible after {r.first_stuck_seconds:.1f} s" if r.first_stuck_seconds is not None else ""))
-    for k, ep in enumerate(r.episodes, 1):
-        v = ep.verdicts[0]
-        console.print(f"{indent}  episode {k}: {_clock(ep.start)}-{_clock(ep.end)} UTC, {len(ep.verdicts)} STUCK, "
-                      f"{', '.join(ep.paths)}; first: {v.entry.request!r} (log line {v.entry.line}, Tw {v.entry.Tw} ms, "
-                      f"{v.entry.term}, server {v.entry.server or '<NOSRV>'})")
-        console.print(f"{indent}    evidence: {v.why}; backend qcur max {v.backend_qcur_max}, "
-                      + ", ".join(f"{s.server} qcur max {s.qcur_max}" for s in v.servers))
-    legit = [v for v in r.verdicts if v.kind != "STUCK"][:3]
-    for v in legit:
-        console.print(f"{indent}  [dim]{v.kind}: {v.entry.request!r} Tw {v.entry.Tw} ms: {v.why}[/]")
-
-
-def _explore(args: argparse.Namespace, console: Console, haproxy: str, version: str) -> int:
-    paths = PATHS if args.path == "both" else (args.path,)
-    seconds = args.time or 300.0
-    base = {k: v for k, v in config_from_args(args, 10).to_json().items()
-            if k in ("timeout_queue", "origin", "max_requests")}
-    corpus = None if args.no_save else Path(args.corpus)
-    console.print(f"[bold]haproxy {version}[/]: exploring {', '.join(paths)} for {seconds:g} s "
-                  f"({args.run_time:g} s per run), seed {args.seed}; nbthread 1 control every {args.control_every} runs")
-
-    def on_run(row: Row) -> None:
-        r = row.result
-        tag = "[cyan]control[/] " if row.control else ""
-        style = "bold red" if r.stuck else "green"
-        console.print(f"run {row.index:3d} @{row.wall_start:5.0f}s {tag}{row.config.short()}: {r.requests} req, "
-                      f"sQ {len(r.verdicts)}, [{style}]STUCK {r.stuck}[/] ({', '.join(r.paths) or '-'}), legit {r.legit}, "
-                      f"unknown {r.unknown}" + (f" -> {row.saved}" if row.saved else ""))
-
-    def on_error(i: int, cfg: StressConfig, msg: str) -> None:
-        console.print(f"run {i:3d} {cfg.short()}: [yellow]skipped: {msg}[/]")
-
-    ex = explore(
-        seed=args.seed, seconds=seconds, run_seconds=args.run_time, haproxy=haproxy, version=version, paths=paths,
-        base=base, corpus=corpus, control_every=args.control_every, until_found=not args.full, on_run=on_run,
-        on_error=on_error,
-    )
-    print_exploration(ex, paths, console)
-    return 1 if any(r.result.stuck for r in ex.rows) else 0
-
-
-def print_exploration(ex: Exploration, paths: Sequence[str], console: Console) -> None:
-    t = Table(title="configurations", box=None, header_style="dim")
-    for col in ("#", "configuration", "control", "requests", "sQ", "STUCK", "legit", "unknown", "per million", "path"):
-        t.add_column(col)
-    for row in ex.rows:
-        r = row.result
-        t.add_row(str(row.index), row.config.short(), "yes" if row.control else "", str(r.requests), str(len(r.verdicts)),
-                  str(r.stuck), str(r.legit), str(r.unknown), f"{r.stuck_per_million:.0f}", ", ".join(r.paths) or "-")
-    console.print(t)
-    for p in paths:
-        if p in ex.first_stuck:
-            console.print(f"{p}: first STUCK after {ex.first_stuck[p]:.0f} s of exploration")
-        else:
-            console.print(f"{p}: [yellow]no STUCK found[/] in {len(ex.rows)} runs")
-    c = ex.controls
-    reqs = sum(r.result.requests for r in c)
-    sq = sum(len(r.result.verdicts) for r in c)
-    style = "bold red" if ex.control_stuck else "bold green"
-    console.print(f"nbthread 1 control: {len(c)} runs, {reqs} requests, {sq} queue timeouts, "
-                  f"[{style}]{ex.control_stuck} STUCK[/]" + (" (expected 0: see the runs above)" if ex.control_stuck else ""))
-    saved = [r.saved for r in ex.rows if r.saved]
-    for s in saved:
-        console.print(f"saved {s}")
-
-
-# -- the `qfuzz repro` side ------------------------------------------------------------
-
-
-def is_stress_reproducer(data: dict[str, Any]) -> bool:
+def is_stress_reproducer(data: Any) -> bool:
     """True for a stress reproducer (format "qfuzz-stress-reproducer")."""
     return _is_stress_reproducer(data)
 
 
-def _rerun(cfg: StressConfig, console: Console, runs: int, haproxy: Optional[str] = None) -> int:
-    exe = find_haproxy(haproxy)
-    version = haproxy_version(exe)
-    shown = 0
-    with signals_as_interrupt():
-        for k in range(1, runs + 1):
-            r = run_once(cfg, exe, version)
-            console.print(f"re-run {k}/{runs}: {r.requests} requests, sQ {len(r.verdicts)}, "
-                          f"{'[bold red]' if r.stuck else '[green]'}STUCK {r.stuck}[/] ({', '.join(r.paths) or '-'}), "
-                          f"legitimate {r.legit}, unknown {r.unknown}")
-            if r.stuck:
-                shown += 1
-                print_result(r, console, indent="  ")
-    console.print(f"[bold]{shown} of {runs} re-run(s) showed STUCK[/] on haproxy {version} "
-                  "(real threads are not deterministic: each re-run is a new draw, and 0 of N does not mean fixed)")
-    return 1 if shown else 0
+def main(argv: Sequence[str], console: Console) -> int:
+    """`qfuzz stress TARGET ...` for a black-box target."""
+    return int(get(argv[0]).cli().main(argv, console))
 
 
-def repro_file(path: str | Path, console: Console, runs: int) -> int:
-    """Re-run a stress reproducer `runs` times.  1 if any re-run showed
-    STUCK, 0 if none did, 2 if the file is unusable (one line on stderr)."""
+def repro_file(path: str | Path, console: Console, runs: int, **options: Any) -> int:
+    """Re-run a stress reproducer (its target's own replay); 2 and one line
+    on stderr if the file names no black-box target."""
     try:
-        cfg, d = load(path)
-    except ReproducerError as exc:
-        sys.stderr.write(f"qfuzz: error: {exc}\n")
-        return 2
-    obs = d.get("observed", {})
-    console.print(f"[bold]{path}[/]  haproxy_binary ({FORMAT} v{d['version']}): {cfg.short()}, {cfg.seconds:g} s per run")
-    console.print(f"  found: {obs.get('stuck', '?')} STUCK in {obs.get('requests', '?')} requests "
-                  f"({', '.join(obs.get('paths') or []) or '?'}) on haproxy {d.get('haproxy', {}).get('version', '?')}")
-    console.print(f"  [dim]{NOTE}[/]")
+        target = json.loads(Path(path).read_text(errors="replace")).get("target")
+    except (OSError, ValueError, AttributeError):
+        target = None
+    if target not in TARGETS:
+        target = TARGETS[0]  # its loader reports what is wrong with the file, on one line
     try:
-        return _rerun(cfg, console, runs)
+        cli = get(target).cli()
     except QfuzzError as exc:
         sys.stderr.write(f"qfuzz: error: {exc}\n")
         return 2
+    return int(cli.repro_file(path, console, runs, **options))
 
 
-def config_for_model(workload: dict[str, Any], seconds: float) -> StressConfig:
-    """The stress configuration with a model workload's shape: threads,
-    servers, maxconn, balance (hash -> uri) and timeout queue (model units
-    taken as ms, at least MIN_AGAINST_TIMEOUT_MS).  The model's requests
-    are not replayed: real load replaces them."""
-    servers = workload.get("servers") or [{"maxconn": 1}]
-    backend = workload.get("backend") or {}
-    balance = MODEL_BALANCE.get(backend.get("balance", "roundrobin"))
-    if balance is None:
-        raise QfuzzError(f"balance {backend.get('balance')!r} of the model has no HAProxy counterpart here")
-    threads = int(workload.get("threads", 2))
-    return from_json({
-        "threads": threads, "servers": len(servers), "maxconn": max(int(s.get("maxconn", 1)) for s in servers),
-        "balance": balance, "timeout_queue": max(int(backend.get("timeout_queue", 1000)), MIN_AGAINST_TIMEOUT_MS),
-        # the load that found STUCK fastest on the real binary (docs/haproxy_binary.md): few keep-alive
-        # clients pausing up to 1 ms, so arrivals keep meeting releases with an empty queue
-        "seconds": seconds, "conns": max(4, threads), "keepalive": True, "think_ms": 1,
-    }, "model workload")
-
-
-def against(model_reproducer: Any, console: Console, runs: int, seconds: float) -> int:
-    """Run a model reproducer's shape on the real binary `runs` times
-    (`qfuzz repro FILE --against haproxy_binary`).  1 if STUCK was seen."""
-    cfg = config_for_model(model_reproducer.workload, seconds)
-    console.print(f"[bold]{getattr(model_reproducer, 'path', '') or 'model reproducer'}[/] "
-                  f"({model_reproducer.target}/{model_reproducer.variant}, {model_reproducer.signature}) "
-                  f"on the real binary as: {cfg.short()}")
-    console.print("  [dim]the model's schedule cannot be imposed on real threads: this runs the same shape under "
-                  "load and counts STUCK[/]")
-    return _rerun(cfg, console, runs)
-
+def against(model_reproducer: Any, console: Console, runs: int, seconds: float, target: str = "haproxy_binary",
+            **options: Any) -> int:
+    """`qfuzz repro MODEL_FILE --against TARGET`: the model's finding as a
+    timed scenario on the real program."""
+    try:
+        cli = get(target).cli()
+    except (QfuzzError, ReproducerError) as exc:
+        sys.stderr.write(f"qfuzz: error: {exc}\n")
+        return 2
+    return int(cli.against(model_reproducer, console, runs, seconds, **options))

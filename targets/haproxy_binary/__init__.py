@@ -1,8 +1,13 @@
-"""haproxy_binary: the real HAProxy (Debian's build) under loopback stress.
+"""haproxy_binary: the real HAProxy (Debian's build, or a version built from
+Debian's tarballs: build.py) under loopback stress.
 
 Not a C target (nothing here is compiled; harness.targets.get() does not
-list it): this module holds what to explore, as targets/haproxy_queue holds
-its workload mix.  The stress engine lives in harness/stress/binary*.py."""
+list it): a black-box target of the engine in harness/stress/blackbox/.
+This package holds HAProxy's specifics: its configuration (config), how it
+is started with its origin and log collector (stack, origin), its log
+(log), its stats socket (stats), the STUCK rule (oracle), what to explore
+(below), the command line (cli), model reproducers as real scenarios
+(scenario) and the builds (build).  `BLACKBOX` is the engine's descriptor."""
 from __future__ import annotations
 
 import random
@@ -59,3 +64,43 @@ def generate(rnd: random.Random, path: str) -> dict[str, Any]:
 def control(cfg: dict[str, Any]) -> dict[str, Any]:
     """The same shape on one thread: no two threads can race, so no STUCK."""
     return {**cfg, "threads": 1}
+
+
+class _HAProxyBinary:
+    """The engine's BlackBoxTarget for HAProxy (harness/stress/blackbox)."""
+
+    name = NAME
+    program = "HAProxy"
+    paths = PATHS
+    seeds = SEEDS
+    keep_files = ("haproxy.cfg", "haproxy.log", "haproxy.err", "admin.log")
+
+    def config(self, d: Any, where: str) -> Any:
+        from .config import from_json
+
+        return from_json(d, where)
+
+    def generate(self, rnd: random.Random, path: str) -> dict[str, Any]:
+        return generate(rnd, path)
+
+    def control(self, shape: dict[str, Any]) -> dict[str, Any]:
+        return control(shape)
+
+    def start(self, cfg: Any, program: str) -> Any:
+        from .stack import Stack
+
+        return Stack(cfg, program)
+
+    def stall_watch(self) -> Any:
+        from .stats import StallWatch
+
+        return StallWatch()
+
+    def cli(self) -> Any:
+        """The command module: main (qfuzz stress), repro_file, against."""
+        from . import cli
+
+        return cli
+
+
+BLACKBOX = _HAProxyBinary()
