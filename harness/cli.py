@@ -33,7 +33,24 @@ def build_parser() -> Parser:
     return p
 
 
+def _terminate_as_interrupt() -> None:
+    """SIGTERM (a CI cancelling the job) unwinds like Ctrl-C: every `finally`
+    runs and the exit status is 2, not a death by signal.  Commands that
+    handle it themselves (nightly, stress) install their own handler."""
+    import signal
+
+    def raise_interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, raise_interrupt)
+    except ValueError:  # not the main thread (main() called from a test's thread)
+        pass
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    _terminate_as_interrupt()
     try:
         from .commands import load
         from .swimlane import make_console
@@ -48,6 +65,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         # not finished is not clean: the same status as any other run that could not do its job
         sys.stderr.write("qfuzz: interrupted\n")
+        return 2
+    except BrokenPipeError:  # `qfuzz ... | head`: the reader left; nothing more to say, and nowhere to say it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 2
     except SystemExit:
         raise

@@ -101,6 +101,33 @@ def test_hostile_files_give_one_line_and_exit_2(tmp_path, command):
         assert str(path) in line, (what, line)
 
 
+def test_a_fifo_or_device_as_workload_file_is_refused_not_waited_on(tmp_path):
+    fifo = tmp_path / "w.json"
+    os.mkfifo(fifo)
+    for args in (FUZZ + ["--workload", str(fifo), "--corpus", str(tmp_path)],
+                 FUZZ[:4] + ["--engine", "atheris", "--workload", "/dev/zero", "--corpus", str(tmp_path)],
+                 ["repro", SEED, "--workload", str(fifo)]):
+        line = one_error_line(qfuzz(*args, timeout=30))
+        assert "not a regular file" in line, line
+
+
+def test_sigterm_ends_a_fuzz_run_with_2_not_a_signal_death(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "qfuzz"), "fuzz", "haproxy_queue", "--variant", "coarse",
+                             "--time", "60", "--corpus", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 30
+    while "fuzzing" not in proc.stdout.readline() and time.monotonic() < deadline:  # the header: running
+        pass
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2 and "interrupted" in err and "Traceback" not in err, err
+
+
 def test_a_utf8_bom_is_not_misread_as_a_crash_file(tmp_path):
     bom = tmp_path / "bom.json"
     bom.write_bytes(b"\xef\xbb\xbf" + GOOD.encode())
@@ -173,3 +200,13 @@ def test_the_standalone_fuzzer_refuses_a_bad_corpus_with_2_and_no_crash_file(tmp
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "--corpus" in proc.stderr and "Traceback" not in proc.stderr
     assert not list(tmp_path.glob("crash-*"))
+
+
+def test_merge_refuses_a_reproducer_that_does_not_reproduce_before_merging_any(tmp_path):
+    liar = json.loads(GOOD)
+    liar["schedule"]["decisions"] = []  # the same claimed verdict, another schedule
+    bad = tmp_path / "liar.json"
+    bad.write_text(json.dumps(liar))
+    line = one_error_line(qfuzz("merge", SEED, str(bad), "--corpus", str(tmp_path / "c")))
+    assert str(bad) in line and "does not replay" in line
+    assert not list((tmp_path / "c").rglob("*.json"))

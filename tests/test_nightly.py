@@ -65,9 +65,9 @@ def test_a_missed_canary_or_a_new_unexplained_failure_fails_the_night():
     assert s.exit_status == 1 and s.new_unexplained[0]["status"] == "kept"
     # on a buggy variant, an unexplained failure already in the corpus is old news
     old = ItemResult(item, 100, 1.0, [Found("STUCK:backend-queue:LB_FULL:PNS_EMPTY", "STUCK", "backend-queue",
-                                            "5541d4995", "kept", "x.json", 5, 0.1, ["5541d4995"]),
+                                            "5541d4995", "kept", "x.json", 5, 0.1, ["5541d4995/backend"]),
                                       Found("STUCK:server-queue:ASQ_SERVED:PNS_EMPTY", "STUCK", "server-queue",
-                                            "5541d4995", "kept", "x.json", 5, 0.1, ["5541d4995"]),
+                                            "5541d4995", "kept", "x.json", 5, 0.1, ["5541d4995/server"]),
                                       Found("SAFETY:-:SOMETHING:-", "SAFETY", "-", "", "kept", "z.json", 5, 0.1)])
     s = summarize("now", 1.0, 1, [old], [], False)
     assert s.exit_status == 0 and s.known_unexplained and not s.new_unexplained

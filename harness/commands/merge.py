@@ -21,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    from ..corpus import Corpus
+    from ..corpus import Corpus, measured_size
     from ..reproducer import load
     from ..inputs import expand
 
@@ -29,6 +29,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
     reps = [load(path) for path in expand(args.sources)]  # all checked first
     for t in sorted({r.target for r in reps}):
         writable_dir(Path(args.corpus) / t, "--corpus")
+    for rep in reps:  # a reproducer that does not reproduce is bad input: refused before any is merged
+        if measured_size(rep) is None:
+            raise QfuzzError(f"{rep.path}: does not replay to its stored verdict ({rep.signature}); nothing merged")
     for rep in reps:
         stored = Corpus(args.corpus, rep.target).store(rep)
         counts[stored.status] += 1
