@@ -152,6 +152,8 @@ def _hypothesis(args: argparse.Namespace, target: Any, console: Console) -> int:
     show = _printer(console, "examples")
 
     def new(f: Found) -> None:
+        from ..attribution import attribute
+
         v = f.execution.verdict
         kept = keep(
             f.execution, corpus,
@@ -160,7 +162,7 @@ def _hypothesis(args: argparse.Namespace, target: Any, console: Console) -> int:
         )
         finding = Finding(f.signature, f.first_examples, f.first_seconds, kept.execution,
                           expected=variant.explains(v.kind, v.path, *v.labels), minimized=kept.minimized,
-                          stored=kept.stored)
+                          stored=kept.stored, attribution=attribute(kept.execution))
         findings.append(finding)
         show(finding)
 
