@@ -76,3 +76,11 @@ def test_the_campaign_table_shows_the_attribution(tmp_path):
                 "--minimize-time", "0.5", "--no-trace", "--corpus", str(tmp_path / "c"))
     assert out.returncode == 1, out.stderr
     assert "attribution" in out.stdout and "removed by 5541d4995/server" in out.stdout
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "corpus" / "haproxy_queue").glob("fixed--*.json")), ids=lambda p: p.name)
+def test_every_stored_failure_of_the_fixed_model_is_a_documented_finding(path):
+    from harness.reproducer import load
+
+    a = attribute(load(path).replay(trace=False))
+    assert a.finding in {"F1", "F2", "F3", "F4"} and a.label == a.finding and not a.removed_by, a
