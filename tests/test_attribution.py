@@ -84,3 +84,26 @@ def test_every_stored_failure_of_the_fixed_model_is_a_documented_finding(path):
 
     a = attribute(load(path).replay(trace=False))
     assert a.finding in {"F1", "F2", "F3", "F4"} and a.label == a.finding and not a.removed_by, a
+
+
+def test_a_later_failure_a_fix_removes_is_kept_beside_a_look_alike_no_fix_removes(monkeypatch):
+    # the first failure of a signature may be a finding of the model while later ones are the bug itself
+    import harness.engines.campaign as campaign
+    from harness.attribution import Attribution
+
+    calls = []
+
+    def fake(ex, **kw):
+        calls.append(ex.verdict.signature)
+        if len(calls) == 1:
+            return Attribution("F9", (), "F9", True, 0, 0)
+        return Attribution("5541d4995/server", ("5541d4995/server",), "", True, 0, 0)
+
+    monkeypatch.setattr(campaign, "attribute", fake)
+    c = Campaign(HQ, "pre-fix", "pct", seed=1, workload=HQ.workload(SEEDS["seed-hash"]), minimize_seconds=0)
+    r = c.run(runs=400)
+    first = calls[0]
+    assert r.findings[first].attribution.finding == "F9"
+    twin = r.findings[f"{first} [removed by a fix]"]
+    assert twin.signature == first and twin.attribution.removes("5541d4995")
+    assert r.findings[first].second_looks == 1  # it stopped looking once it found one
