@@ -70,8 +70,7 @@ def main() -> None:
                              f"{statistics.median(h[1] for h in hits):.2f} s ({len(hits)}/{args.seeds})")
             else:
                 cells.append(f"not found (0/{args.seeds})")
-        v = target.variants[bug.variant]
-        print(f"| {bug.commit} | {bug.oracle} | {bug.variant} | {v.mix} | {size(target, bug)} | " + " | ".join(cells) + " |",
+        print(f"| {bug.commit} | {bug.oracle} | {bug.variant} | {target.default_mix} | {size(target, bug)} | " + " | ".join(cells) + " |",
               flush=True)
 
 

@@ -6,9 +6,10 @@ run.  A seed-path STUCK is a STUCK on the server (backend) queue that the
 server (backend) half of 5541d4995 removes (harness/attribution.py); the
 attribution's own executions are not counted.  Campaign conventions: PCT by
 default, 16 schedules per generated workload, seeds 0..N-1; median executions
-and seconds over seeds (a seed that misses counts as the cap).
+and seconds over seeds (a seed that misses counts as the cap); the ratios
+compare executions, which the machine's load does not change.
 
-    python bench/bench_grid.py [--seeds 5] [--cap 10] [--strategy pct]
+    python bench/bench_grid.py [--seeds 5] [--cap 10] [--runs N] [--strategy pct]
 """
 from __future__ import annotations
 
@@ -28,25 +29,29 @@ from harness.targets import get
 PATHS = {"server-queue": "5541d4995/server", "backend-queue": "5541d4995/backend"}
 # (label, mix, grid, jitter: None = the generator's default window, 0 = off)
 CONFIGS = (
-    ("basic mix, 10 ms grid, no jitter (the generator before 2026-12)", "basic", "10ms", 0),
-    ("10 ms grid, no jitter", "generic", "10ms", 0),
-    ("10 ms grid, jitter 10 ms", "generic", "10ms", 10),
-    ("1 ms grid, no jitter", "generic", "1ms", 0),
-    ("1 ms grid, jitter 10 ms", "generic", "1ms", None),
-    ("continuous (µs), no jitter", "generic", "continuous", 0),
-    ("continuous (µs), jitter 10 ms", "generic", "continuous", None),
+    ("basic mix, 10 ms grid, no jitter (pre-fix's campaigns before 2026-12)", "basic", "10ms", 0),
+    ("basic mix, 1 ms grid, no jitter", "basic", "1ms", 0),
+    ("basic mix, 1 ms grid, jitter 10 ms", "basic", "1ms", None),
+    ("basic mix, continuous (µs), no jitter", "basic", "continuous", 0),
+    ("basic mix, continuous (µs), jitter 10 ms", "basic", "continuous", None),
+    ("generic mix, 10 ms grid, no jitter", "generic", "10ms", 0),
+    ("generic mix, 1 ms grid, jitter 10 ms (the default)", "generic", "1ms", None),
+    ("generic mix, continuous (µs), no jitter", "generic", "continuous", 0),
+    ("generic mix, continuous (µs), jitter 10 ms", "generic", "continuous", None),
 )
 
 
-def first_seed_paths(target, mix: str, grid: str, jitter, strategy: str, seed: int, cap: float) -> dict[str, tuple[int, float]]:
-    """Path -> (executions, search seconds) of its first seed-path STUCK."""
+def first_seed_paths(target, mix: str, grid: str, jitter, strategy: str, seed: int, cap: float,
+                     max_runs: int | None = None) -> dict[str, tuple[int, float]]:
+    """Path -> (executions, search seconds) of its first seed-path STUCK, within
+    `cap` search seconds (and `max_runs` executions)."""
     found: dict[str, tuple[int, float]] = {}
     seen: set[tuple[str, str]] = set()  # (signature, workload) already attributed
     spent = 0.0  # attribution time, not search
     start = time.monotonic()
     i = 0
     w = None
-    while len(found) < len(PATHS) and time.monotonic() - start - spent < cap:
+    while len(found) < len(PATHS) and time.monotonic() - start - spent < cap and (max_runs is None or i < max_runs):
         if i % SCHEDULES_PER_WORKLOAD == 0:
             rnd = random.Random(schedule_seed(seed, i // SCHEDULES_PER_WORKLOAD))
             w = target.workload(target.generate(rnd, mix, grid=grid, jitter=jitter))
@@ -71,6 +76,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--cap", type=float, default=10.0, help="search seconds per seed and configuration")
+    ap.add_argument("--runs", type=int, help="also cap each search at this many executions (figures that do not "
+                    "depend on the machine's load)")
     ap.add_argument("--strategy", default="pct")
     args = ap.parse_args()
     target = get("haproxy_queue")
@@ -78,13 +85,13 @@ def main() -> None:
         load = " ".join(f.read().split()[:3])
     print(f"qfuzz grid benchmark, {time.strftime('%Y-%m-%d %H:%M')}, {platform.machine()}, "
           f"{len(os.sched_getaffinity(0))} CPUs, load average {load}; pre-fix, {args.strategy}, "
-          f"{args.seeds} seeds, cap {args.cap:g} s\n")
+          f"{args.seeds} seeds, cap {args.cap:g} s" + (f" and {args.runs:,} executions" if args.runs else "") + "\n")
     print("| arrivals | server queue: median executions / s (found) | backend queue: median executions / s (found) |"
-          " ratio to the first row (s, server / backend) |")
+          " executions, ratio to the first row (server / backend) |")
     print("|---|---|---|---|")
     reference: dict[str, float] = {}
     for label, mix, grid, jitter in CONFIGS:
-        runs = [first_seed_paths(target, mix, grid, jitter, args.strategy, s, args.cap) for s in range(args.seeds)]
+        runs = [first_seed_paths(target, mix, grid, jitter, args.strategy, s, args.cap, args.runs) for s in range(args.seeds)]
         cells, ratios = [], []
         for path in PATHS:
             hits = [r[path] for r in runs if path in r]
@@ -92,8 +99,8 @@ def main() -> None:
             secs = statistics.median([h[1] for h in hits] + [args.cap] * (args.seeds - len(hits)))
             missed = len(hits) * 2 <= args.seeds
             cells.append(("> cap" if missed else f"{execs:,.0f} / {secs:.2f} s") + f" ({len(hits)}/{args.seeds})")
-            reference.setdefault(path, secs)
-            ratios.append("-" if missed else f"{secs / max(reference[path], 1e-3):.1f}x")
+            reference.setdefault(path, execs)
+            ratios.append("-" if missed or reference[path] == float("inf") else f"{execs / reference[path]:.1f}x")
         print(f"| {label} | {cells[0]} | {cells[1]} | {' / '.join(ratios)} |", flush=True)
     with open("/proc/loadavg") as f:
         print(f"\nload average at the end: {' '.join(f.read().split()[:3])}")

@@ -76,3 +76,34 @@ def test_the_campaign_table_shows_the_attribution(tmp_path):
                 "--minimize-time", "0.5", "--no-trace", "--corpus", str(tmp_path / "c"))
     assert out.returncode == 1, out.stderr
     assert "attribution" in out.stdout and "removed by 5541d4995/server" in out.stdout
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "corpus" / "haproxy_queue").glob("fixed--*.json")), ids=lambda p: p.name)
+def test_every_stored_failure_of_the_fixed_model_is_a_documented_finding(path):
+    from harness.reproducer import load
+
+    a = attribute(load(path).replay(trace=False))
+    assert a.finding in {"F1", "F2", "F3", "F4"} and a.label == a.finding and not a.removed_by, a
+
+
+def test_a_later_failure_a_fix_removes_is_kept_beside_a_look_alike_no_fix_removes(monkeypatch):
+    # the first failure of a signature may be a finding of the model while later ones are the bug itself
+    import harness.engines.campaign as campaign
+    from harness.attribution import Attribution
+
+    calls = []
+
+    def fake(ex, **kw):
+        calls.append(ex.verdict.signature)
+        if len(calls) == 1:
+            return Attribution("F9", (), "F9", True, 0, 0)
+        return Attribution("5541d4995/server", ("5541d4995/server",), "", True, 0, 0)
+
+    monkeypatch.setattr(campaign, "attribute", fake)
+    c = Campaign(HQ, "pre-fix", "pct", seed=1, workload=HQ.workload(SEEDS["seed-hash"]), minimize_seconds=0)
+    r = c.run(runs=400)
+    first = calls[0]
+    assert r.findings[first].attribution.finding == "F9"
+    twin = r.findings[f"{first} [removed by a fix]"]
+    assert twin.signature == first and twin.attribution.removes("5541d4995")
+    assert r.findings[first].second_looks == 1  # it stopped looking once it found one

@@ -200,6 +200,8 @@ def _hypothesis(args: argparse.Namespace, target: Any, console: Console) -> int:
     minimizing = [0.0]
 
     def new(f: Found) -> None:
+        from ..attribution import attribute
+
         v = f.execution.verdict
         t0 = time.monotonic()
         # --time is wall time: minimize within what is left of it (half a second at least)
@@ -212,7 +214,7 @@ def _hypothesis(args: argparse.Namespace, target: Any, console: Console) -> int:
         minimizing[0] += time.monotonic() - t0
         finding = Finding(f.signature, f.first_examples, f.first_seconds, kept.execution,
                           expected=variant.explains(v.kind, v.path, *v.labels), minimized=kept.minimized,
-                          stored=kept.stored)
+                          stored=kept.stored, attribution=attribute(kept.execution))
         findings.append(finding)
         show(finding)
 

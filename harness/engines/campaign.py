@@ -20,6 +20,7 @@ from ..target import Pattern, Target, Workload
 
 SCHEDULES_PER_WORKLOAD = 16  # drawn from the mix, a workload serves this many schedules
 MIN_MINIMIZE = 0.5  # seconds: a failure found as the budget ends is still minimized this long
+SECOND_LOOKS = 3  # later failures attributed per signature whose first one no fix removed
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Finding:
     minimized: Optional[Minimized] = None
     stored: Optional[Stored] = None
     attribution: Optional[Attribution] = None  # which fix removes it (harness/attribution.py)
+    second_looks: int = 0  # later failures with this signature attributed too (Campaign._second_look)
 
     @property
     def kind(self) -> str:
@@ -149,7 +151,11 @@ class Campaign:
             sig = ex.verdict.signature
             if sig in result.findings:
                 result.findings[sig].count += 1
-                continue
+                looked_at = time.monotonic()
+                sig = self._second_look(result, sig, ex)
+                result.minimize_seconds += time.monotonic() - looked_at  # wall time, not searching
+                if sig is None:
+                    continue
             found_at = time.monotonic()
             wanted = self.minimize_seconds
             if end != float("inf"):  # the budget is wall time: minimize within what is left of it
@@ -167,6 +173,22 @@ class Campaign:
                 break
         result.executions, result.seconds = i - first, time.monotonic() - start
         return result
+
+    def _second_look(self, result: CampaignResult, sig: str, ex: Execution) -> Optional[str]:
+        """A signature says what a failure looks like, not which bug it is: if
+        the first failure with this one was removed by no fix (a finding of the
+        model), attribute a few later ones too, and keep one that a fix does
+        remove as a finding of its own (a canary may need exactly that one)."""
+        known, key = result.findings[sig], f"{sig} [removed by a fix]"
+        if key in result.findings:
+            result.findings[key].count += 1
+            return None
+        if not self.attribute or known.attribution is None or known.attribution.removed_by:
+            return None
+        if known.second_looks >= SECOND_LOOKS:
+            return None
+        known.second_looks += 1
+        return key if attribute(ex).removed_by else None
 
     def scheduler_for(self, i: int):  # -> Scheduler
         return make(self.strategy, schedule_seed(self.seed, i), **self.params)
