@@ -312,6 +312,7 @@ def test_globals_tls_and_heap_start_fresh_in_every_execution(cache: Path) -> Non
         assert r["verdict"] == "OK", (seed, r["detail"])
         outputs.add(r["output"])
     assert len(outputs) == 1  # the same heap addresses every time
+    assert outputs.pop().startswith(b"0x5e")  # and in every process: the arena's fixed place
 
 
 def test_compile_error_is_gccs_message(tmp_path: Path) -> None:
@@ -921,3 +922,24 @@ def test_pthread_keys_are_fresh_each_execution_and_relocking_is_a_deadlock(cache
         assert (r["verdict"], r["output"]) == ("OK", b"(nil) 5 1\n"), seed
     r = run(p, "relock")
     assert r["verdict"] == "DEADLOCK" and "already holds" in r["detail"]
+
+
+def test_call_sites_symbolize_to_the_programs_source_lines(cache: Path) -> None:
+    import subprocess
+
+    p = program(cache, "lost", LOST_WAKEUP, ("FIXED=0",))
+    src = (cache / "src" / "lost.c").read_text().splitlines()
+    r = run(p, sched=REPLAY, data=b"")  # no preemption: main runs first
+    recs = records(r)
+    sites = struct.unpack(f"<{len(recs)}Q", r["sites"])
+    ids = labels(p)
+    wanted = {"PTHREAD_CREATE": "pthread_create(", "COND_SIGNAL": "pthread_cond_signal(", "MUTEX_LOCK": "pthread_mutex_lock("}
+    for rec, site in zip(recs, sites):
+        label = ids[rec[2]] if 0 <= rec[2] < len(ids) else ""
+        if label in wanted and rec[3] == 0:
+            out = subprocess.run(["addr2line", "-f", "-e", str(p["so"]), hex(site)], capture_output=True, text=True).stdout
+            func, where = out.splitlines()
+            line = int(where.rsplit(":", 1)[1].split()[0])
+            assert func == "main" and where.split(":")[0].endswith("lost.c")
+            assert wanted.pop(label) in src[line - 1], (label, src[line - 1])
+    assert wanted == {}

@@ -549,12 +549,13 @@ int qf_rt_load(const char *path, int race, char *err, int errlen)
 	if (export_runtime(err, errlen) < 0)
 		return -1;
 	rt_program *p = calloc(1, sizeof *p);
+	if (p)
+		snprintf(p->path, sizeof p->path, "%s", path);
 	if (!p || rt_heap_init(p) < 0) {
 		free(p);
 		snprintf(err, (size_t)errlen, "out of memory for the program's heap");
 		return -1;
 	}
-	snprintf(p->path, sizeof p->path, "%s", path);
 	const char *slash = strrchr(path, '/');
 	snprintf(p->name, sizeof p->name, "%s", slash ? slash + 1 : path);
 	char *dot = strstr(p->name, ".so");
