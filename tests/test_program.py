@@ -8,6 +8,7 @@ and checks that qfuzz wrote nothing there."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -192,3 +193,29 @@ def test_a_compiler_error_is_gccs_own_message_and_exit_2(tmp_path):
     assert out.returncode == 2, out.stdout + out.stderr
     assert "undeclared_name" in out.stderr and "error" in out.stderr and "Traceback" not in out.stderr
     assert listing(src) == {"broken.c": (PROGRAMS / "broken.c").read_bytes()}
+
+
+@pytest.mark.parametrize("engine", ["atheris", "hypothesis"])
+def test_the_coverage_guided_and_property_engines_find_the_lost_wakeup(tmp_path, engine):
+    copy(tmp_path, "handoff.c")
+    corpus = tmp_path / "corpus"
+    out = qfuzz("fuzz", "src/handoff.c", *HANDOFF, "--engine", engine, "--runs", "3000", "--corpus", str(corpus),
+                "--no-trace", cwd=tmp_path)
+    assert out.returncode in (1, 77), out.stdout + out.stderr  # qfuzz's "found", libFuzzer's crash
+    files = stored(corpus, "handoff")
+    assert files and all("stuck-lost-wakeup" in f.name for f in files), out.stdout + out.stderr
+    rep = qfuzz("repro", str(files[0]), "--no-trace", cwd=tmp_path)
+    assert rep.returncode == 1 and "(the stored failure)" in rep.stdout, rep.stdout + rep.stderr
+
+
+def test_the_nightly_job_runs_every_variant_of_a_described_program(tmp_path):
+    src = copy(tmp_path, "handoff.c", "handoff.qfuzz.json")
+    out = qfuzz("nightly", "--targets", "src/handoff.qfuzz.json", "--time", "8", "--jobs", "2", "--engines", "pct",
+                "--corpus", str(tmp_path / "corpus"), "--report", str(tmp_path / "report"), cwd=tmp_path)
+    assert out.returncode == 1, out.stdout + out.stderr  # the buggy variant's finding is new and unexplained
+    report = json.loads((tmp_path / "report" / "nightly.json").read_text())
+    text = json.dumps(report)
+    assert "STUCK:lost-wakeup:COND_WAIT:COND_SIGNAL" in text
+    assert {"buggy", "fixed"} <= set(re.findall(r'"variant": "(\w+)"', text))
+    assert stored(tmp_path / "corpus", "handoff")
+    assert sorted(p.name for p in src.iterdir()) == ["handoff.c", "handoff.qfuzz.json"]
