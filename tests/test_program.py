@@ -219,3 +219,24 @@ def test_the_nightly_job_runs_every_variant_of_a_described_program(tmp_path):
     assert {"buggy", "fixed"} <= set(re.findall(r'"variant": "(\w+)"', text))
     assert stored(tmp_path / "corpus", "handoff")
     assert sorted(p.name for p in src.iterdir()) == ["handoff.c", "handoff.qfuzz.json"]
+
+
+def test_qfuzz_h_from_config_include_builds_with_plain_gcc_and_its_annotations_reach_qfuzz(tmp_path):
+    import subprocess
+
+    src = tmp_path / "late.c"
+    src.write_text(
+        "#include <pthread.h>\n#include <unistd.h>\n#include <qfuzz.h>\n"
+        "int main(void)\n{\n\tqf_request_begin(7, 1000);  /* must end within 1 ms */\n"
+        "\tusleep(5000);\n\tqf_request_end(7);\n\treturn 0;\n}\n"
+    )
+    include = qfuzz("config", "--include").stdout.strip()
+    assert (Path(include) / "qfuzz.h").is_file()
+    exe = tmp_path / "late"
+    gcc = subprocess.run(["gcc", "-Wall", "-Wextra", "-Werror", "-I", include, str(src), "-o", str(exe)],
+                         capture_output=True, text=True)
+    assert gcc.returncode == 0, gcc.stderr  # without qfuzz the annotations are no-ops
+    assert subprocess.run([str(exe)], timeout=10).returncode == 0
+    out = qfuzz("fuzz", str(src), "--runs", "3", "--corpus", str(tmp_path / "corpus"), cwd=tmp_path)
+    assert out.returncode == 1 and "NEW STUCK:deadline" in out.stdout, out.stdout + out.stderr
+    assert "request 7" in out.stdout
