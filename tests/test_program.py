@@ -240,3 +240,11 @@ def test_qfuzz_h_from_config_include_builds_with_plain_gcc_and_its_annotations_r
     out = qfuzz("fuzz", str(src), "--runs", "3", "--corpus", str(tmp_path / "corpus"), cwd=tmp_path)
     assert out.returncode == 1 and "NEW STUCK:deadline" in out.stdout, out.stdout + out.stderr
     assert "request 7" in out.stdout
+
+
+def test_a_program_that_cannot_be_reset_in_process_runs_forked_and_says_why(tmp_path):
+    copy(tmp_path, "envy.c")
+    out = qfuzz("fuzz", "src/envy.c", "--runs", "100", "--corpus", str(tmp_path / "corpus"), cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "reset: each execution runs in a forked child" in out.stdout and "setenv" in out.stdout, out.stdout
+    assert "done: 100 executions" in out.stdout

@@ -176,7 +176,7 @@ class ProgramTarget(Target):
         return {" ".join(a) or "(no args)": {"args": list(a)} for a in self.spec.args}
 
     def size(self, data: Mapping[str, Any]) -> dict[str, int]:
-        return _Size(args=len(data["args"]), arg_chars=sum(len(a) for a in data["args"]))
+        return _Size(args=len(data["args"]), arg_sum=_weight(data["args"]))  # numbers count by value: "1 1 1" < "2 2 2"
 
     def shrink(self, data: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         """Smaller argument lists: the campaign's own smaller lists first, then
