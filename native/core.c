@@ -961,13 +961,16 @@ void qf_rt_unpark(int tid)
 	enqueue_task(tid);
 }
 
-/* Every runnable thread only spins: move the clock.  To the earliest timer
- * if one is armed (returns 1), else forward by `quantum` us (returns 2;
- * 0 = do not), saturating at the horizon QF_ETERNITY - 1. */
-int qf_rt_clock_jump(uint32_t quantum)
+/* A spin loop lets time pass.  to_timer (every runnable thread only
+ * spins): the clock jumps to the earliest timer if one is armed (returns 1).
+ * Else it moves forward by `quantum` us (returns 2; 0 = do not), but never
+ * past the earliest timer, which then fires (returns 1); it saturates at
+ * the horizon QF_ETERNITY - 1. */
+int qf_rt_clock_jump(uint32_t quantum, int to_timer)
 {
 	int r = 0;
-	if (advance_clock())
+	uint32_t next = qf_rt_next_timer();
+	if ((to_timer || (quantum && next - C.now <= quantum)) && advance_clock())
 		r = 1;
 	else if (quantum) {
 		C.now = C.now >= QF_ETERNITY - 1 - quantum ? QF_ETERNITY - 1 : C.now + quantum;
@@ -977,6 +980,13 @@ int qf_rt_clock_jump(uint32_t quantum)
 	if (r && C.cur >= 0)
 		T[C.cur].idle_yields = 0; /* time moved: the spinner's next turn differs */
 	return r;
+}
+
+/* The spinning thread did real work since its previous spin iteration:
+ * its next spin is not a repeat of the last one (qf_yield's LIVELOCK rule). */
+void qf_rt_progress(void)
+{
+	T[C.cur].idle_yields = 0;
 }
 
 /* The earliest armed timer, QF_ETERNITY if none. */

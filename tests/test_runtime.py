@@ -342,3 +342,476 @@ def test_build_is_cached_by_content(tmp_path: Path) -> None:
     again = build([src], cache=tmp_path / "c")
     assert again.stat().st_mtime_ns != mtime or again != first
     assert build([src], macros=("X=1",), cache=tmp_path / "c") != again
+
+
+WORKER_POOL = r"""
+    /* A futex worker pool, written as ordinary C: one worker, an idle count,
+     * jobs counted in `pending`; the worker sleeps on the futex word `seq`. */
+    #include <linux/futex.h>
+    #include <pthread.h>
+    #include <stdatomic.h>
+    #include <stdlib.h>
+    #include <sys/syscall.h>
+    #include <unistd.h>
+
+    static atomic_int pending, done_jobs, idle, stop;
+    static atomic_uint seq, done_word;
+
+    static void fwait(atomic_uint *w, unsigned v) { syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0); }
+    static void fwake(atomic_uint *w) { syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0); }
+
+    static void *worker(void *arg)
+    {
+        for (;;) {
+            int p = atomic_load(&pending);
+            if (p > 0) {
+                if (atomic_compare_exchange_strong(&pending, &p, p - 1)) {
+                    atomic_fetch_add(&done_jobs, 1);
+                    atomic_fetch_add(&done_word, 1);
+                    fwake(&done_word);
+                }
+                continue;
+            }
+            if (atomic_load(&stop))
+                return arg;
+            unsigned s = atomic_load(&seq);
+            atomic_fetch_add(&idle, 1);
+    #if FIXED
+            if (atomic_load(&pending) == 0 && !atomic_load(&stop))
+    #endif
+                fwait(&seq, s);
+            atomic_fetch_sub(&idle, 1);
+        }
+    }
+
+    static void kick(void)
+    {
+        if (atomic_load(&idle) > 0) {
+            atomic_fetch_add(&seq, 1);
+            fwake(&seq);
+        }
+    }
+
+    int main(int argc, char **argv)
+    {
+        int jobs = argc > 1 ? atoi(argv[1]) : 2;
+        pthread_t t;
+        pthread_create(&t, NULL, worker, NULL);
+        for (int i = 0; i < jobs; i++) {
+            atomic_fetch_add(&pending, 1);
+            kick();
+        }
+        for (;;) {
+            unsigned d = atomic_load(&done_word);
+            if (atomic_load(&done_jobs) == jobs)
+                break;
+            fwait(&done_word, d);
+        }
+        atomic_store(&stop, 1);
+        atomic_fetch_add(&seq, 1);
+        fwake(&seq);
+        pthread_join(t, NULL);
+        return 0;
+    }
+"""
+
+
+def test_futex_worker_pool_lost_wakeup_found_and_fixed_clean(cache: Path) -> None:
+    buggy = program(cache, "pool", WORKER_POOL, ("FIXED=0",))
+    ids = labels(buggy)
+    stuck = [r for r in (run(buggy, "1", seed=s) for s in range(300)) if r["verdict"] != "OK"]
+    assert stuck and {r["verdict"] for r in stuck} == {"STUCK"}
+    assert {ids[r["label_a"]] for r in stuck} == {"FUTEX_WAIT"}
+    fixed = program(cache, "pool", WORKER_POOL, ("FIXED=1",))
+    for sched in (RANDOM, PCT, POS):
+        for seed in range(100):
+            r = run(fixed, "3", sched=sched, seed=seed)
+            assert r["verdict"] == "OK", (sched, seed, r["detail"])
+
+
+TIMEOUTS = r"""
+    #include <errno.h>
+    #include <linux/futex.h>
+    #include <pthread.h>
+    #include <semaphore.h>
+    #include <stdio.h>
+    #include <sys/syscall.h>
+    #include <time.h>
+    #include <unistd.h>
+
+    static long long now_us(clockid_t c)
+    {
+        struct timespec ts;
+        clock_gettime(c, &ts);
+        return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+    }
+
+    static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+    static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+    static sem_t sem;
+    static int word;
+
+    static void *holder(void *arg)
+    {
+        pthread_mutex_lock(&m);
+        usleep(10000);             /* holds the mutex for 10 ms */
+        pthread_mutex_unlock(&m);
+        return arg;
+    }
+
+    int main(void)
+    {
+        long long t0 = now_us(CLOCK_MONOTONIC);
+        struct timespec rel = {0, 5000000};   /* 5 ms */
+        long r = syscall(SYS_futex, &word, FUTEX_WAIT_PRIVATE, 0, &rel, NULL, 0);
+        long long t1 = now_us(CLOCK_MONOTONIC);
+        printf("futex %ld %d %lld\n", r, r ? errno : 0, t1 - t0);
+
+        struct timespec abs;
+        clock_gettime(CLOCK_REALTIME, &abs);
+        abs.tv_nsec += 2000000;                /* 2 ms */
+        pthread_mutex_lock(&m);
+        int rc = pthread_cond_timedwait(&cv, &m, &abs);
+        pthread_mutex_unlock(&m);
+        long long t2 = now_us(CLOCK_MONOTONIC);
+        printf("cond %d %lld\n", rc == ETIMEDOUT, t2 - t1);
+
+        sem_init(&sem, 0, 0);
+        clock_gettime(CLOCK_REALTIME, &abs);
+        abs.tv_sec += 1;
+        rc = sem_timedwait(&sem, &abs);
+        long long t3 = now_us(CLOCK_MONOTONIC);
+        printf("sem %d %d %lld\n", rc, errno == ETIMEDOUT, t3 - t2);
+
+        pthread_t t;
+        pthread_create(&t, NULL, holder, NULL);
+        while (pthread_mutex_trylock(&m) == 0) {   /* until the holder has it */
+            pthread_mutex_unlock(&m);
+            sched_yield();
+        }
+        long long t4 = now_us(CLOCK_MONOTONIC);
+        clock_gettime(CLOCK_REALTIME, &abs);
+        abs.tv_nsec += 1000000;                    /* 1 ms, while it holds it 10 ms */
+        if (abs.tv_nsec >= 1000000000) { abs.tv_sec++; abs.tv_nsec -= 1000000000; }
+        rc = pthread_mutex_timedlock(&m, &abs);
+        printf("timedlock %d\n", rc == ETIMEDOUT);
+        pthread_mutex_lock(&m);
+        long long t5 = now_us(CLOCK_MONOTONIC);
+        pthread_mutex_unlock(&m);
+        pthread_join(t, NULL);
+        printf("lock after %d\n", t5 - t4 <= 10000 && t5 - t4 >= 9000);
+
+        struct timespec rt;
+        clock_gettime(CLOCK_REALTIME, &rt);
+        time_t secs = time(NULL);
+        struct timespec nap = {1, 500000000};
+        nanosleep(&nap, NULL);
+        sleep(2);
+        usleep(250);
+        long long t6 = now_us(CLOCK_MONOTONIC);
+        printf("epoch %ld %ld slept %lld\n", (long)rt.tv_sec, (long)secs, t6 - t5);
+        return 0;
+    }
+"""
+
+
+def test_timeouts_and_sleeps_are_exact_in_virtual_time(cache: Path) -> None:
+    p = program(cache, "timeouts", TIMEOUTS)
+    outs = set()
+    for seed in range(20):
+        r = run(p, seed=seed, sched=RANDOM)
+        assert r["verdict"] == "OK", r["detail"]
+        outs.add(r["output"].decode())
+    assert len(outs) == 1, outs
+    lines = outs.pop().splitlines()
+    assert lines[0] == "futex -1 110 5000"  # ETIMEDOUT after exactly 5 ms
+    assert lines[1] == "cond 1 2000"
+    assert lines[2] == "sem -1 1 1000000"
+    assert lines[3] == "timedlock 1"
+    assert lines[4] == "lock after 1"
+    # 2026-01-01T00:00:00Z + the 1.017 s of virtual time so far; 1.5 s + 2 s + 250 us of sleeps
+    assert lines[5] == "epoch 1767225601 1767225601 slept 3500250"
+
+
+PRIMITIVES = r"""
+    #include <assert.h>
+    #include <pthread.h>
+    #include <semaphore.h>
+    #include <stdatomic.h>
+    #include <stdio.h>
+
+    static pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
+    static pthread_spinlock_t spin;
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    static pthread_barrier_t barrier;
+    static sem_t items, slots;
+    static int inits, readers, writers, spin_count, produced, consumed;
+    static atomic_int in_read;
+    static pthread_t main_self;
+
+    static void init_once(void) { inits++; }
+
+    static void *worker(void *arg)
+    {
+        pthread_once(&once, init_once);
+        assert(!pthread_equal(pthread_self(), main_self));
+        for (int i = 0; i < 2; i++) {
+            pthread_rwlock_rdlock(&rw);
+            atomic_fetch_add(&in_read, 1);
+            assert(writers == 0);
+            readers++;
+            atomic_fetch_sub(&in_read, 1);
+            pthread_rwlock_unlock(&rw);
+            pthread_rwlock_wrlock(&rw);
+            writers++;
+            assert(atomic_load(&in_read) == 0);
+            writers--;
+            pthread_rwlock_unlock(&rw);
+            pthread_spin_lock(&spin);
+            int c = spin_count;
+            sched_yield();
+            spin_count = c + 1;
+            pthread_spin_unlock(&spin);
+        }
+        pthread_barrier_wait(&barrier);
+        if ((long)arg == 1) {              /* a consumer of 4 items */
+            for (int i = 0; i < 4; i++) {
+                sem_wait(&items);
+                consumed++;
+                sem_post(&slots);
+            }
+        }
+        if ((long)arg == 2)
+            pthread_exit((void *)42);
+        return arg;
+    }
+
+    static void *detached(void *arg) { return arg; }
+
+    int main(void)
+    {
+        main_self = pthread_self();
+        pthread_spin_init(&spin, 0);
+        pthread_barrier_init(&barrier, NULL, 3);
+        sem_init(&items, 0, 0);
+        sem_init(&slots, 0, 2);
+        pthread_t t[2], d;
+        for (long i = 0; i < 2; i++)
+            pthread_create(&t[i], NULL, worker, (void *)(i + 1));
+        pthread_create(&d, NULL, detached, NULL);
+        pthread_detach(d);
+        pthread_once(&once, init_once);
+        pthread_barrier_wait(&barrier);
+        for (int i = 0; i < 4; i++) {
+            sem_wait(&slots);
+            produced++;
+            sem_post(&items);
+        }
+        void *r1, *r2;
+        pthread_join(t[0], &r1);
+        pthread_join(t[1], &r2);
+        int v;
+        sem_getvalue(&slots, &v);
+        printf("inits %d readers %d spin %d produced %d consumed %d slots %d ret %ld %ld\n", inits, readers,
+               spin_count, produced, consumed, v, (long)r1, (long)r2);
+        return 0;
+    }
+"""
+
+
+def test_rwlock_spinlock_once_barrier_semaphores_detach_exit(cache: Path) -> None:
+    p = program(cache, "primitives", PRIMITIVES)
+    for sched in (RANDOM, PCT, POS):
+        for seed in range(40):
+            r = run(p, sched=sched, seed=seed)
+            assert r["verdict"] == "OK", (sched, seed, r["detail"])
+            assert r["output"] == b"inits 1 readers 4 spin 4 produced 4 consumed 4 slots 2 ret 1 42\n"
+
+
+SPINS = r"""
+    #include <pthread.h>
+    #include <sched.h>
+    #include <stdatomic.h>
+    #include <stdio.h>
+    #include <string.h>
+    #include <time.h>
+
+    static atomic_int flag;
+
+    static void *setter(void *arg)
+    {
+        struct timespec d = {0, 300000};   /* works 0.3 ms, then sets the flag */
+        nanosleep(&d, NULL);
+        atomic_store(&flag, 1);
+        return arg;
+    }
+
+    static long long mono(void)
+    {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+    }
+
+    int main(int argc, char **argv)
+    {
+        const char *how = argv[1];
+        if (!strcmp(how, "poll-clock")) {       /* a deadline loop, alone */
+            long long end = mono() + 1000000;
+            long spins = 0;
+            while (mono() < end)
+                spins++;
+            printf("%lld\n", mono() - end);
+            return 0;
+        }
+        if (!strcmp(how, "alone"))             /* nobody will ever set it */
+            while (!atomic_load(&flag))
+                ;
+        pthread_t t;
+        pthread_create(&t, NULL, setter, NULL);
+        if (!strcmp(how, "load"))
+            while (!atomic_load(&flag))
+                ;
+        if (!strcmp(how, "yield"))
+            while (!atomic_load_explicit(&flag, memory_order_relaxed))
+                sched_yield();
+        pthread_join(t, NULL);
+        return 0;
+    }
+"""
+
+
+def test_spin_loops_are_fair_and_end_when_the_sleeper_wakes(cache: Path) -> None:
+    p = program(cache, "spins", SPINS)
+    for how in ("load", "yield"):
+        for sched in (RANDOM, PCT, POS):
+            for seed in range(30):
+                r = run(p, how, sched=sched, seed=seed)
+                assert r["verdict"] == "OK", (how, sched, seed, r["detail"])
+                assert r["end_time"] == 300  # the clock jumped to the sleeper's timer, no further
+
+
+def test_a_clock_polling_loop_ends_like_on_a_real_cpu(cache: Path) -> None:
+    p = program(cache, "spins", SPINS)
+    r = run(p, "poll-clock")
+    assert r["verdict"] == "OK", r["detail"]
+    overshoot = int(r["output"])
+    # doubling quanta: the loop and the read after it overshoot by at most twice the loop's length
+    assert 0 <= overshoot <= 2 * 1000000
+    assert r["steps"] < 200          # about log2(1 s / 1 us) rounds, not a million
+
+
+def test_a_lone_spinner_with_no_timer_and_no_clock_is_a_livelock(cache: Path) -> None:
+    p = program(cache, "spins", SPINS)
+    r = run(p, "alone")
+    assert r["verdict"] == "LIVELOCK"
+    assert labels(p)[r["label_a"]] == "SPIN_LOAD"
+
+
+BLOCKING = r"""
+    #include <stdio.h>
+    #include <unistd.h>
+    int main(int argc, char **argv)
+    {
+        int fds[2];
+        char c = 'x';
+        pipe(fds);
+        if (argc > 1)
+            write(fds[1], &c, 1);   /* data ready: read does not block */
+        read(fds[0], &c, 1);        /* blocks forever on an empty pipe */
+        printf("read %c\n", c);
+        return 0;
+    }
+"""
+
+
+def test_a_call_that_would_block_in_the_kernel_is_a_blocking_verdict(cache: Path) -> None:
+    import os
+
+    p = program(cache, "blocking", BLOCKING)
+    fds_before = len(os.listdir("/proc/self/fd"))
+    r = run(p)
+    assert r["verdict"] == "BLOCKING"
+    assert r["detail"].startswith("read(fd ") and "would block" in r["detail"]
+    assert labels(p)[r["label_a"]] == "BLOCKING_CALL"
+    for _ in range(50):
+        r = run(p, "ready")
+        assert (r["verdict"], r["output"]) == ("OK", b"read x\n")
+    run(p)
+    assert len(os.listdir("/proc/self/fd")) <= fds_before + 2  # the reset closed every pipe but the last
+
+
+FORKED = r"""
+    #include <stdio.h>
+    #include <stdlib.h>
+    #include <pthread.h>
+    static int runs;
+    static void *t(void *a) { return a; }
+    int main(void)
+    {
+        setenv("QFUZZ_TEST_VAR", "1", 1);   /* outlives an execution in-process */
+        pthread_t th;
+        pthread_create(&th, NULL, t, NULL);
+        pthread_join(th, NULL);
+        printf("runs %d\n", ++runs);
+        return 0;
+    }
+"""
+
+
+def test_a_program_that_cannot_be_reset_in_place_runs_forked(cache: Path) -> None:
+    import os
+
+    p = program(cache, "forked", FORKED)
+    assert p["reset"] == "fork" and "setenv" in p["reset_why"]
+    for seed in range(5):
+        r = run(p, seed=seed)
+        assert (r["verdict"], r["output"], r["reset"]) == ("OK", b"runs 1\n", "fork")
+    assert "QFUZZ_TEST_VAR" not in os.environ
+
+
+def test_fork_flag_gives_the_same_executions_as_segment_reset(cache: Path) -> None:
+    p = program(cache, "handoff", COND_HANDOFF)
+    for seed in range(5):
+        a = run(p, seed=seed)
+        b = run(p, seed=seed, fork=1)
+        assert b["reset"] == "fork" and a["reset"] == "segments"
+        assert (a["trace"], a["sites"], a["decisions"], a["output"]) == (b["trace"], b["sites"], b["decisions"], b["output"])
+
+
+RACY = r"""
+    #include <pthread.h>
+    #include <stdio.h>
+    static int counter;
+    static void *inc(void *a)
+    {
+        for (int i = 0; i < 3; i++)
+            counter++;
+        return a;
+    }
+    int main(void)
+    {
+        pthread_t t[2];
+        for (int i = 0; i < 2; i++)
+            pthread_create(&t[i], NULL, inc, NULL);
+        for (int i = 0; i < 2; i++)
+            pthread_join(t[i], NULL);
+        return counter == 6 ? 0 : 1;
+    }
+"""
+
+
+def test_race_mode_makes_plain_accesses_schedule_points(cache: Path) -> None:
+    plain = program(cache, "racy", RACY)
+    assert {run(plain, sched=RANDOM, seed=s)["verdict"] for s in range(100)} == {"OK"}
+    racy = program(cache, "racy", RACY, race=True)
+    verdicts = [run(racy, sched=RANDOM, seed=s)["verdict"] for s in range(100)]
+    assert "FAIL" in verdicts and "OK" in verdicts
+
+
+def test_every_wrapped_name_has_a_wrapper_in_the_runtime() -> None:
+    import ctypes
+
+    lib = ctypes.CDLL(core.__file__)
+    missing = [n for n in core.rt_build_info()["wrap"] if not hasattr(lib, f"__wrap_{n}")]
+    assert missing == []

@@ -27,9 +27,10 @@ PATHS = {0: "-", 1: "deadline", 2: "lost-wakeup"}
 
 ROLES = {
     "STUCK": ("the wait nobody woke", "the last wake that missed it"),
-    "DEADLOCK": ("a thread blocked on a lock", "the lock's holder, blocked too"),
+    "DEADLOCK": ("a lock call that can never return", ""),
     "BLOCKING": ("the call that blocks outside qfuzz's control", ""),
     "FAIL": ("where the program failed", ""),
+    "SAFETY": ("an unlock by a thread that does not hold the lock", ""),
 }
 
 # what the runtime's operations return in a trace record's value (native/rt: rt_done calls)
@@ -47,6 +48,7 @@ VALUES = {
     "FUTEX_WAKE": lambda v: f" (woke {v})",
     "PTHREAD_CREATE": lambda v: f" -> thread {v}" if v >= 0 else " FAILED",
     "EXIT": lambda v: f" with status {v}",
+    "REQUEST": lambda v: f" {v} begins" if v >= 0 else f" {-v - 1} ends",  # qfuzz.h's qf_request_begin/_end
 }
 
 

@@ -133,6 +133,7 @@ int rt_wait(int me, const void *obj, int kind, uint32_t deadline, uint32_t bits,
 	t->wobj = 0;
 	t->wkind = W_NONE;
 	t->spun = 0;
+	t->nspin_sites = 0;
 	if (!t->woken && qf_now() >= RT_HORIZON)
 		rt_fail(me, QF_LIVELOCK, label, "virtual time horizon (%u us) reached while waiting", RT_HORIZON);
 	return t->woken;
@@ -165,27 +166,42 @@ int rt_wake_n(int me, const void *obj, int kind, int n, uint32_t bits, int label
 }
 
 /* A spin-loop iteration (sched_yield, a clock read, an atomic load that
- * saw nothing change): fair like qf_yield.  When no other thread did real
- * work since this thread's previous spin, every runnable thread only spins:
- * the clock jumps to the next timer, or (a clock read) by a quantum that
- * doubles each such round, so a clock-polling loop ends as on a real CPU. */
+ * saw nothing change): fair like qf_yield.  It repeats an earlier spin
+ * when the thread spun at this call site since its last wait and no other
+ * thread did real work since its previous spin.  A repeated clock read lets a quantum of time pass
+ * (1 us, doubling each repeat, never past the next timer), so a polling
+ * loop ends as on a real CPU.  Two repeats in a row with no work by the
+ * spinner itself either mean every runnable thread only spins: the clock
+ * jumps to the next timer.  Otherwise the quantum goes back to 1 us. */
 void rt_spin(int me, int label, int clock)
 {
 	rt_thread *t = &R.th[me];
+	uint64_t site = qf_rt_site[me];
 	long others = R.work_total - t->work;
-	if (t->spun && others == t->spin_snap) {
-		int j = qf_rt_clock_jump(clock ? R.quantum : 0);
+	int own = t->work != t->own_snap;
+	int known = 0;
+	for (int i = 0; i < t->nspin_sites && i < 4; i++)
+		known |= t->spin_site[i] == site;
+	if (!known)
+		t->spin_site[t->nspin_sites++ % 4] = site;
+	int repeat = known && t->spun && others == t->spin_snap;
+	t->repeats = repeat && !own ? t->repeats + 1 : 0;
+	if (repeat) {
+		int j = qf_rt_clock_jump(clock ? R.quantum : 0, t->repeats >= 2);
 		if (j == 2 && R.quantum < (1u << 30))
 			R.quantum *= 2;
 		else if (j == 1)
 			R.quantum = 1;
 		if (qf_now() >= RT_HORIZON)
 			rt_fail(me, QF_LIVELOCK, label, "virtual time horizon (%u us) reached by a polling loop", RT_HORIZON);
-	} else if (others != t->spin_snap) {
+	} else {
 		R.quantum = 1;
 	}
+	if (!repeat || own)
+		qf_rt_progress(); /* not the same spin again: no LIVELOCK count (qf_yield) */
 	t->spun = 1;
 	t->spin_snap = others;
+	t->own_snap = t->work;
 	qf_yield(label);
 }
 

@@ -64,7 +64,9 @@ typedef struct rt_thread {
 	uint64_t last_site, last_val;
 	long work;       /* real operations by this thread */
 	long spin_snap;  /* others' real operations at its previous spin */
-	int spun;
+	long own_snap;   /* its own, then */
+	uint64_t spin_site[4]; /* call sites of its spins since its last wait */
+	int nspin_sites, spun, repeats;
 	/* pthread keys */
 	void *spec[RT_MAX_KEYS];
 } rt_thread;
