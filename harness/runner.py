@@ -1,8 +1,6 @@
 """harness.run(): one call into the native core per execution."""
 from __future__ import annotations
 
-import re
-
 from typing import Any, Optional
 
 from .execution import KINDS, CriticalEvent, Execution, Verdict
@@ -19,22 +17,11 @@ def _critical(target: Target, variant: str, label: int, step: int, thread: int) 
     return CriticalEvent(step, thread, ident, desc)
 
 
-def _fail_path(detail: str) -> str:
-    """FAIL's path from the runtime's detail: "exit-N", "assert", "abort" (else "-"), so a
-    usage error (exit 2) is never the same failure as the wrong result it was shrunk from."""
-    m = re.match(r"the program exited with status (-?\d+)", detail)
-    if m:
-        return f"exit-{m.group(1)}"
-    return "assert" if detail.startswith("assertion failed") else "abort" if "abort()" in detail else "-"
-
-
 def verdict_of(target: Target, r: dict[str, Any], variant: Optional[str] = None) -> Verdict:
     kind = KINDS[r["kind"]] if 0 <= r["kind"] < len(KINDS) else f"KIND{r['kind']}"
     if kind == "OK":
         return Verdict("OK")
-    path = target.path_names.get(r["path"], str(r["path"]))
-    if kind == "FAIL" and path == "-":  # an exit status, abort or assert: distinct failures for the minimizer
-        path = _fail_path(r["detail"])
+    path = target.verdict_path(kind, r["path"], r["detail"])
     return Verdict(
         kind=kind,
         path=path,

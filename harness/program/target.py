@@ -8,6 +8,7 @@ object's debug info.  Nothing here knows any particular program."""
 from __future__ import annotations
 
 import random
+import re
 import struct
 import sys
 from pathlib import Path
@@ -236,6 +237,17 @@ class ProgramTarget(Target):
 
     def budget(self, data: Mapping[str, Any]) -> int:
         return STEP_BUDGET
+
+    def verdict_path(self, kind: str, number: int, detail: str) -> str:
+        """FAIL's path from the runtime's detail: "exit-N", "assert", "abort" (else "-"), so a
+        usage error (exit 2) is never the same failure as the wrong result it was shrunk from."""
+        path = super().verdict_path(kind, number, detail)
+        if kind != "FAIL" or path != "-":
+            return path
+        m = re.match(r"the program exited with status (-?\d+)", detail)
+        if m:
+            return f"exit-{m.group(1)}"
+        return "assert" if detail.startswith("assertion failed") else "abort" if "abort()" in detail else "-"
 
     # -- how its traces read --------------------------------------------------------------
     def roles(self, verdict: Any) -> tuple[str, str]:
