@@ -248,3 +248,17 @@ def test_a_program_that_cannot_be_reset_in_process_runs_forked_and_says_why(tmp_
     assert out.returncode == 0, out.stdout + out.stderr
     assert "reset: each execution runs in a forked child" in out.stdout and "setenv" in out.stdout, out.stdout
     assert "done: 100 executions" in out.stdout
+
+
+def test_the_python_api_finds_and_shrinks_a_programs_failure_with_hypothesis():
+    import harness
+    from harness.program import load
+    from harness.strategies import find_failure
+
+    t = load([str(PROGRAMS / "handoff.c")], variants=["buggy=-DBUGGY=1", "fixed=-DBUGGY=0"])
+    ex = find_failure(t, "buggy", max_examples=300, seed=1)
+    assert ex is not None and ex.verdict.signature == "STUCK:lost-wakeup:COND_WAIT:COND_SIGNAL"
+    assert ex.preemptions == 1  # shrunk: the producer runs between main's check and its wait
+    again = harness.run(t, "buggy", ex.workload, harness.Replay(ex.decisions))
+    assert again.verdict.signature == ex.verdict.signature and again.raw_trace == ex.raw_trace
+    assert find_failure(t, "fixed", max_examples=300, seed=1) is None
