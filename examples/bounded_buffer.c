@@ -1,6 +1,6 @@
 /* A bounded buffer guarded by a mutex and two condition variables.
  *
- *   usage: bounded_buffer [PRODUCERS [CONSUMERS [ITEMS [CAPACITY]]]]   (defaults 1 2 2 1)
+ *   usage: bounded_buffer [PRODUCERS [CONSUMERS [ITEMS [CAPACITY]]]]   (each defaults to 1)
  *
  * PRODUCERS threads put ITEMS items each into a ring of CAPACITY slots;
  * CONSUMERS threads take them (PRODUCERS*ITEMS must divide evenly among
@@ -106,8 +106,8 @@ static int count_arg(int argc, char **argv, int i, int fallback, int max)
 int main(int argc, char **argv)
 {
 	int producers = count_arg(argc, argv, 1, 1, MAX_THREADS);
-	int consumers = count_arg(argc, argv, 2, 2, MAX_THREADS);
-	items_per_producer = count_arg(argc, argv, 3, 2, 256);
+	int consumers = count_arg(argc, argv, 2, 1, MAX_THREADS);
+	items_per_producer = count_arg(argc, argv, 3, 1, 256);
 	capacity = count_arg(argc, argv, 4, 1, MAX_CAPACITY);
 	int total = producers * items_per_producer;
 	if (total % consumers) {

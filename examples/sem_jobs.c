@@ -1,6 +1,6 @@
 /* A job queue whose consumers sleep on a POSIX semaphore.
  *
- *   usage: sem_jobs [PRODUCERS [CONSUMERS [JOBS]]]     (defaults 2 1 2)
+ *   usage: sem_jobs [PRODUCERS [CONSUMERS [JOBS]]]     (each defaults to 1)
  *
  * Jobs are heap nodes on a locked list.  To save system calls a producer
  * posts the semaphore only when the list goes from empty to non-empty, and a
@@ -114,9 +114,9 @@ static int count_arg(int argc, char **argv, int i, int fallback)
 
 int main(int argc, char **argv)
 {
-	int producers = count_arg(argc, argv, 1, 2);
+	int producers = count_arg(argc, argv, 1, 1);
 	int consumers = count_arg(argc, argv, 2, 1);
-	jobs_per_producer = count_arg(argc, argv, 3, 2);
+	jobs_per_producer = count_arg(argc, argv, 3, 1);
 	total = producers * jobs_per_producer;
 	sem_init(&work, 0, 0);
 	sem_init(&all_done, 0, 0);

@@ -1,6 +1,6 @@
 /* A ticket spinlock, checked for mutual exclusion.
  *
- *   usage: ticket_lock [THREADS [ROUNDS]]     (defaults 2 2)
+ *   usage: ticket_lock [THREADS [ROUNDS]]     (each defaults to 1)
  *
  * Each of THREADS threads takes the lock ROUNDS times and, inside, asserts
  * that it is alone and bumps a plain counter.  main() checks the counter.
@@ -82,8 +82,8 @@ static int count_arg(int argc, char **argv, int i, int fallback)
 
 int main(int argc, char **argv)
 {
-	int threads = count_arg(argc, argv, 1, 2);
-	rounds = count_arg(argc, argv, 2, 2);
+	int threads = count_arg(argc, argv, 1, 1);
+	rounds = count_arg(argc, argv, 2, 1);
 	pthread_t t[MAX_THREADS];
 	for (int i = 0; i < threads; i++)
 		pthread_create(&t[i], NULL, thread, NULL);

@@ -3,7 +3,7 @@
  * lock.  The only thing they share is the `next` pointer of the last node,
  * hence the release/acquire pair on it.
  *
- *   usage: two_lock_queue [PRODUCERS [CONSUMERS [ITEMS]]]     (defaults 1 1 2)
+ *   usage: two_lock_queue [PRODUCERS [CONSUMERS [ITEMS]]]     (each defaults to 1)
  *
  * Each producer enqueues ITEMS values (producer, sequence); consumers dequeue
  * until every value has been seen and check that each value arrived whole
@@ -137,7 +137,7 @@ int main(int argc, char **argv)
 {
 	int producers = count_arg(argc, argv, 1, 1, MAX_THREADS);
 	int consumers = count_arg(argc, argv, 2, 1, MAX_THREADS);
-	items = count_arg(argc, argv, 3, 2, 999);
+	items = count_arg(argc, argv, 3, 1, 999);
 	atomic_store(&remaining, producers * items);
 	queue_init(&queue);
 

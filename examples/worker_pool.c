@@ -1,6 +1,6 @@
 /* A worker pool whose idle workers sleep on a futex.
  *
- *   usage: worker_pool [WORKERS [PRODUCERS [JOBS]]]     (defaults 2 2 2)
+ *   usage: worker_pool [WORKERS [PRODUCERS [JOBS]]]     (each defaults to 1)
  *
  * PRODUCERS threads each submit JOBS jobs to a queue; WORKERS threads run
  * them.  A worker with nothing to do counts itself in `idle` and sleeps on
@@ -158,9 +158,9 @@ static long long now_ns(void)
 
 int main(int argc, char **argv)
 {
-	int workers = count_arg(argc, argv, 1, 2);
-	int producers = count_arg(argc, argv, 2, 2);
-	jobs_per_producer = count_arg(argc, argv, 3, 2);
+	int workers = count_arg(argc, argv, 1, 1);
+	int producers = count_arg(argc, argv, 2, 1);
+	jobs_per_producer = count_arg(argc, argv, 3, 1);
 	unsigned total = (unsigned)(producers * jobs_per_producer);
 	if (total > MAX_JOBS) {
 		fprintf(stderr, "worker_pool: at most %d jobs\n", MAX_JOBS);

@@ -33,6 +33,8 @@ PROGRAM_VERSION = 2  # a program target's (the "program" block)
 LATEST = PROGRAM_VERSION  # the newest this qfuzz reads
 MAX_BYTES = 1 << 20  # a minimized reproducer is a few kB
 MAX_DECISIONS = 1 << 20
+_STRING = r'"(?:[^"\\]|\\.)*"'
+_STRING_LIST = rf"\[\s*({_STRING}(?:,\s*{_STRING})*)\s*\]"
 
 
 @dataclass
@@ -108,7 +110,12 @@ class Reproducer:
     def dumps(self) -> str:
         text = json.dumps(self.to_json(), indent=1, sort_keys=False)
         # lists of numbers (the decisions) on one line: the file stays readable
-        return re.sub(r"\[\s*(-?\d+(?:,\s*-?\d+)*)\s*\]", lambda m: "[" + ", ".join(re.findall(r"-?\d+", m.group(1))) + "]", text) + "\n"
+        text = re.sub(r"\[\s*(-?\d+(?:,\s*-?\d+)*)\s*\]", lambda m: "[" + ", ".join(re.findall(r"-?\d+", m.group(1))) + "]", text)
+        if self.program is not None:  # lists of strings too (macros, arguments), checked to mean the same
+            compact = re.sub(_STRING_LIST, lambda m: "[" + ", ".join(re.findall(_STRING, m.group(1))) + "]", text)
+            if json.loads(compact) == json.loads(text):
+                text = compact
+        return text + "\n"
 
     def content_id(self) -> str:
         """Short hash of what decides the replay: target, variant, workload, decisions."""

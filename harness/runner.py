@@ -21,9 +21,10 @@ def verdict_of(target: Target, r: dict[str, Any], variant: Optional[str] = None)
     kind = KINDS[r["kind"]] if 0 <= r["kind"] < len(KINDS) else f"KIND{r['kind']}"
     if kind == "OK":
         return Verdict("OK")
+    path = target.verdict_path(kind, r["path"], r["detail"])
     return Verdict(
         kind=kind,
-        path=target.path_names.get(r["path"], str(r["path"])),
+        path=path,
         request=r["request"] if r["request"] >= 0 else None,
         server=r["object"] if r["object"] >= 0 else None,
         critical=(

@@ -196,6 +196,10 @@ class Target:
             return labels[label_id]
         return CORE_LABELS.get(label_id, ("-", "-"))
 
+    def verdict_path(self, kind: str, number: int, detail: str) -> str:
+        """The name of a verdict's path (part of its signature)."""
+        return self.path_names.get(number, str(number))
+
     # -- how traces read (swimlane.py, htmltrace.py): the generic layer has no words of its own
     def roles(self, verdict: Any) -> tuple[str, str]:
         """What critical events A and B are, in this target's words ("" = say nothing)."""

@@ -2,7 +2,8 @@
 harness._native by setup.py) and its Python descriptor; installed, this
 package is importable as harness.targets.  Program targets (unmodified C
 built at run time, harness.program) join it when they are loaded, by name;
-`get("path/to/prog.c")` loads one with its defaults."""
+`get("path/to/prog.c")` loads one with its defaults, `get("prog.qfuzz.json")`
+one described in a file (harness.program.spec.from_description)."""
 from __future__ import annotations
 
 import importlib
@@ -38,6 +39,10 @@ def get(name: str | Target) -> Target:
             from harness.program import load
 
             return load([name])
+        if name.endswith(".json"):  # a program description: sources, variants, args
+            from harness.program import describe
+
+            return describe(name)
         raise QfuzzError(f"unknown target {name!r} (targets: {', '.join(names())}, or a path to a C program)")
     if name not in _cache:
         module = importlib.import_module(f"{__name__}.{name}")

@@ -8,6 +8,7 @@ and checks that qfuzz wrote nothing there."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -192,3 +193,72 @@ def test_a_compiler_error_is_gccs_own_message_and_exit_2(tmp_path):
     assert out.returncode == 2, out.stdout + out.stderr
     assert "undeclared_name" in out.stderr and "error" in out.stderr and "Traceback" not in out.stderr
     assert listing(src) == {"broken.c": (PROGRAMS / "broken.c").read_bytes()}
+
+
+@pytest.mark.parametrize("engine", ["atheris", "hypothesis"])
+def test_the_coverage_guided_and_property_engines_find_the_lost_wakeup(tmp_path, engine):
+    copy(tmp_path, "handoff.c")
+    corpus = tmp_path / "corpus"
+    out = qfuzz("fuzz", "src/handoff.c", *HANDOFF, "--engine", engine, "--runs", "3000", "--corpus", str(corpus),
+                "--no-trace", cwd=tmp_path)
+    assert out.returncode in (1, 77), out.stdout + out.stderr  # qfuzz's "found", libFuzzer's crash
+    files = stored(corpus, "handoff")
+    assert files and all("stuck-lost-wakeup" in f.name for f in files), out.stdout + out.stderr
+    rep = qfuzz("repro", str(files[0]), "--no-trace", cwd=tmp_path)
+    assert rep.returncode == 1 and "(the stored failure)" in rep.stdout, rep.stdout + rep.stderr
+
+
+def test_the_nightly_job_runs_every_variant_of_a_described_program(tmp_path):
+    src = copy(tmp_path, "handoff.c", "handoff.qfuzz.json")
+    out = qfuzz("nightly", "--targets", "src/handoff.qfuzz.json", "--time", "8", "--jobs", "2", "--engines", "pct",
+                "--corpus", str(tmp_path / "corpus"), "--report", str(tmp_path / "report"), cwd=tmp_path)
+    assert out.returncode == 1, out.stdout + out.stderr  # the buggy variant's finding is new and unexplained
+    report = json.loads((tmp_path / "report" / "nightly.json").read_text())
+    text = json.dumps(report)
+    assert "STUCK:lost-wakeup:COND_WAIT:COND_SIGNAL" in text
+    assert {"buggy", "fixed"} <= set(re.findall(r'"variant": "(\w+)"', text))
+    assert stored(tmp_path / "corpus", "handoff")
+    assert sorted(p.name for p in src.iterdir()) == ["handoff.c", "handoff.qfuzz.json"]
+
+
+def test_qfuzz_h_from_config_include_builds_with_plain_gcc_and_its_annotations_reach_qfuzz(tmp_path):
+    import subprocess
+
+    src = tmp_path / "late.c"
+    src.write_text(
+        "#include <pthread.h>\n#include <unistd.h>\n#include <qfuzz.h>\n"
+        "int main(void)\n{\n\tqf_request_begin(7, 1000);  /* must end within 1 ms */\n"
+        "\tusleep(5000);\n\tqf_request_end(7);\n\treturn 0;\n}\n"
+    )
+    include = qfuzz("config", "--include").stdout.strip()
+    assert (Path(include) / "qfuzz.h").is_file()
+    exe = tmp_path / "late"
+    gcc = subprocess.run(["gcc", "-Wall", "-Wextra", "-Werror", "-I", include, str(src), "-o", str(exe)],
+                         capture_output=True, text=True)
+    assert gcc.returncode == 0, gcc.stderr  # without qfuzz the annotations are no-ops
+    assert subprocess.run([str(exe)], timeout=10).returncode == 0
+    out = qfuzz("fuzz", str(src), "--runs", "3", "--corpus", str(tmp_path / "corpus"), cwd=tmp_path)
+    assert out.returncode == 1 and "NEW STUCK:deadline" in out.stdout, out.stdout + out.stderr
+    assert "request 7" in out.stdout
+
+
+def test_a_program_that_cannot_be_reset_in_process_runs_forked_and_says_why(tmp_path):
+    copy(tmp_path, "envy.c")
+    out = qfuzz("fuzz", "src/envy.c", "--runs", "100", "--corpus", str(tmp_path / "corpus"), cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "reset: each execution runs in a forked child" in out.stdout and "setenv" in out.stdout, out.stdout
+    assert "done: 100 executions" in out.stdout
+
+
+def test_the_python_api_finds_and_shrinks_a_programs_failure_with_hypothesis():
+    import harness
+    from harness.program import load
+    from harness.strategies import find_failure
+
+    t = load([str(PROGRAMS / "handoff.c")], variants=["buggy=-DBUGGY=1", "fixed=-DBUGGY=0"])
+    ex = find_failure(t, "buggy", max_examples=300, seed=1)
+    assert ex is not None and ex.verdict.signature == "STUCK:lost-wakeup:COND_WAIT:COND_SIGNAL"
+    assert ex.preemptions == 1  # shrunk: the producer runs between main's check and its wait
+    again = harness.run(t, "buggy", ex.workload, harness.Replay(ex.decisions))
+    assert again.verdict.signature == ex.verdict.signature and again.raw_trace == ex.raw_trace
+    assert find_failure(t, "fixed", max_examples=300, seed=1) is None

@@ -50,6 +50,8 @@ def test_a_wheel_in_a_fresh_venv_fuzzes_and_replays_a_program_outside_the_source
     where = run([py, "-P", "-c", "import harness; print(harness.__file__)"], work, env=env)
     assert where.stdout.startswith(str(venv)), where.stdout + where.stderr  # the wheel's qfuzz, not the checkout
     qfuzz = venv / "bin" / "qfuzz"
+    include = Path(run([qfuzz, "config", "--include"], work, env=env).stdout.strip())
+    assert str(include).startswith(str(venv)) and (include / "qfuzz.h").is_file()  # the header ships in the wheel
     out = run([qfuzz, "fuzz", "src/handoff.c", "--variant", "buggy=-DBUGGY=1", "--runs", "3000"], work, env=env)
     assert out.returncode == 1 and "NEW STUCK:lost-wakeup" in out.stdout, out.stdout + out.stderr
     assert "handoff.c:" in out.stdout

@@ -5,7 +5,7 @@ import importlib
 from types import ModuleType
 
 # the order `qfuzz --help` lists them in
-NAMES = ["list", "fuzz", "repro", "minimize", "stress", "nightly", "merge"]
+NAMES = ["list", "fuzz", "repro", "minimize", "stress", "nightly", "merge", "config"]
 
 
 def load(name: str) -> ModuleType:

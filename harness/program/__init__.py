@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
 
-from .spec import ProgramSpec, from_block, from_command_line
+from .spec import ProgramSpec, from_block, from_command_line, from_description
 from .target import ProgramTarget
 
 _by_key: dict[str, ProgramTarget] = {}
@@ -35,6 +35,11 @@ def load(
     return target_for(from_command_line(sources, cflags, args, variants))
 
 
+def describe(path: str) -> ProgramTarget:
+    """A program target from a description file (harness.program.spec.from_description)."""
+    return target_for(from_description(path))
+
+
 def from_reproducer_block(block: Any, source: str, near: Optional[Path] = None) -> ProgramTarget:
     """The target a reproducer's "program" block names; refuses changed sources."""
     return target_for(from_block(block, source, near))
@@ -44,4 +49,9 @@ def is_program_path(name: str) -> bool:
     return name.endswith(".c")
 
 
-__all__ = ["ProgramTarget", "ProgramSpec", "load", "from_reproducer_block", "target_for", "is_program_path"]
+def is_description_path(name: str) -> bool:
+    return name.endswith(".json")
+
+
+__all__ = ["ProgramTarget", "ProgramSpec", "load", "describe", "from_reproducer_block", "target_for",
+           "is_program_path", "is_description_path"]

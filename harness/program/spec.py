@@ -139,6 +139,43 @@ def from_command_line(
     )
 
 
+# -- a program description file (for the nightly job: `qfuzz nightly --targets pool.qfuzz.json`) ------
+
+
+def from_description(path: str) -> ProgramSpec:
+    """A program described in a JSON file, its paths relative to the file:
+    {"sources": ["pool.c"], "cflags": [], "variants": {"fixed": ["-DVARIANT=0"],
+    "buggy": ["-DVARIANT=1"]}, "args": [["2", "2", "2"]]}"""
+    from ..reproducer import parse_json, read_limited
+
+    p = Path(path)
+    d = parse_json(read_limited(p), path)
+    if not isinstance(d, dict) or not isinstance(d.get("sources"), list) or not d["sources"]:
+        raise QfuzzError(f"{path}: not a program description (expected {{\"sources\": [\"prog.c\", ...], ...}})")
+    unknown = set(d) - {"sources", "cflags", "variants", "args"}
+    if unknown:
+        raise QfuzzError(f"{path}: {sorted(unknown)[0]}: not a field of a program description")
+    if not all(isinstance(s, str) for s in d["sources"]):
+        raise QfuzzError(f"{path}: sources: expected a list of paths")
+    sources = [os.path.normpath(os.path.join(os.path.relpath(p.parent), s)) if not os.path.isabs(s) else s
+               for s in d["sources"]]
+    try:
+        cflags = " ".join(shlex.quote(f) for f in _strings(d.get("cflags", []), f"{path}: cflags"))
+        variants = d.get("variants", {})
+        if not isinstance(variants, dict):
+            raise QfuzzError(f"{path}: variants: expected an object of name -> list of macros")
+        specs = [f"{name}={' '.join(shlex.quote(m) for m in _strings(ms, f'{path}: variants.{name}'))}"
+                 for name, ms in variants.items()]
+        args = d.get("args", [[]])
+        if not isinstance(args, list):
+            raise QfuzzError(f"{path}: args: expected a list of argument lists")
+        arg_lists = [" ".join(shlex.quote(a) for a in _strings(a, f"{path}: args[{i}]")) for i, a in enumerate(args)]
+        return from_command_line(sources, cflags or None, arg_lists, specs)
+    except QfuzzError as exc:
+        msg = str(exc)
+        raise QfuzzError(msg if msg.startswith(path) else f"{path}: {msg}") from None
+
+
 # -- the reproducer's "program" block ----------------------------------------------------------
 
 

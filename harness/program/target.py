@@ -8,6 +8,7 @@ object's debug info.  Nothing here knows any particular program."""
 from __future__ import annotations
 
 import random
+import re
 import struct
 import sys
 from pathlib import Path
@@ -27,9 +28,10 @@ PATHS = {0: "-", 1: "deadline", 2: "lost-wakeup"}
 
 ROLES = {
     "STUCK": ("the wait nobody woke", "the last wake that missed it"),
-    "DEADLOCK": ("a thread blocked on a lock", "the lock's holder, blocked too"),
+    "DEADLOCK": ("a lock call that can never return", ""),
     "BLOCKING": ("the call that blocks outside qfuzz's control", ""),
     "FAIL": ("where the program failed", ""),
+    "SAFETY": ("an unlock by a thread that does not hold the lock", ""),
 }
 
 # what the runtime's operations return in a trace record's value (native/rt: rt_done calls)
@@ -47,6 +49,7 @@ VALUES = {
     "FUTEX_WAKE": lambda v: f" (woke {v})",
     "PTHREAD_CREATE": lambda v: f" -> thread {v}" if v >= 0 else " FAILED",
     "EXIT": lambda v: f" with status {v}",
+    "REQUEST": lambda v: f" {v} begins" if v >= 0 else f" {-v - 1} ends",  # qfuzz.h's qf_request_begin/_end
 }
 
 
@@ -174,7 +177,7 @@ class ProgramTarget(Target):
         return {" ".join(a) or "(no args)": {"args": list(a)} for a in self.spec.args}
 
     def size(self, data: Mapping[str, Any]) -> dict[str, int]:
-        return _Size(args=len(data["args"]), arg_chars=sum(len(a) for a in data["args"]))
+        return _Size(args=len(data["args"]), arg_sum=_weight(data["args"]))  # numbers count by value: "1 1 1" < "2 2 2"
 
     def shrink(self, data: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         """Smaller argument lists: the campaign's own smaller lists first, then
@@ -234,6 +237,17 @@ class ProgramTarget(Target):
 
     def budget(self, data: Mapping[str, Any]) -> int:
         return STEP_BUDGET
+
+    def verdict_path(self, kind: str, number: int, detail: str) -> str:
+        """FAIL's path from the runtime's detail: "exit-N", "assert", "abort" (else "-"), so a
+        usage error (exit 2) is never the same failure as the wrong result it was shrunk from."""
+        path = super().verdict_path(kind, number, detail)
+        if kind != "FAIL" or path != "-":
+            return path
+        m = re.match(r"the program exited with status (-?\d+)", detail)
+        if m:
+            return f"exit-{m.group(1)}"
+        return "assert" if detail.startswith("assertion failed") else "abort" if "abort()" in detail else "-"
 
     # -- how its traces read --------------------------------------------------------------
     def roles(self, verdict: Any) -> tuple[str, str]:

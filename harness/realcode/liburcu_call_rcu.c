@@ -3,7 +3,7 @@
  * src/compat_arch.c, src/urcu-pointer.c, compiled unmodified from Debian's
  * liburcu source) the way its users do.
  *
- *   usage: liburcu_call_rcu [THREADS [CALLBACKS]]     (defaults 2 2)
+ *   usage: liburcu_call_rcu [THREADS [CALLBACKS]]     (each defaults to 1)
  *
  * THREADS registered RCU threads each queue CALLBACKS callbacks with
  * call_rcu().  liburcu's call_rcu worker thread sleeps on a futex while its
@@ -75,8 +75,8 @@ static int count_arg(int argc, char **argv, int i, int fallback, int max)
 
 int main(int argc, char **argv)
 {
-	int threads = count_arg(argc, argv, 1, 2, MAX_THREADS);
-	callbacks_per_thread = count_arg(argc, argv, 2, 2, MAX_CALLBACKS);
+	int threads = count_arg(argc, argv, 1, 1, MAX_THREADS);
+	callbacks_per_thread = count_arg(argc, argv, 2, 1, MAX_CALLBACKS);
 	total = threads * callbacks_per_thread;
 
 	pthread_t t[MAX_THREADS];

@@ -2,7 +2,7 @@
  * compiled unmodified from Debian's libuv1 source) the way uv_queue_work's
  * users do, with the event loop's side played by this file.
  *
- *   usage: libuv_threadpool [THREADS [JOBS]]     (defaults 2 2)
+ *   usage: libuv_threadpool [THREADS [JOBS]]     (each defaults to 1)
  *
  * libuv's workers wait on a condition variable for work and hand finished
  * work back through uv_async_send(), which in libuv writes an eventfd that
@@ -112,8 +112,8 @@ static int count_arg(int argc, char **argv, int i, int fallback)
 
 int main(int argc, char **argv)
 {
-	int threads = count_arg(argc, argv, 1, 2);
-	int jobs = count_arg(argc, argv, 2, 2);
+	int threads = count_arg(argc, argv, 1, 1);
+	int jobs = count_arg(argc, argv, 2, 1);
 	snprintf(pool_size, sizeof pool_size, "%d", threads);
 
 	/* The parts of uv_loop_init() the pool touches. */
