@@ -26,10 +26,12 @@ RUNS = "3000"
 
 
 def _prepare(name: str, dest: Path, injection: str | None = None) -> realcode.Prepared:
+    code = realcode.get(name)
     try:
-        return realcode.prepare(name, dest, injection)
+        realcode.debsrc.fetch(code.package, code.version)  # cached after the first time
     except QfuzzError as exc:
-        pytest.skip(f"{name}: Debian source package not available here: {exc}")
+        pytest.skip(f"{name}: Debian source package {code.package} {code.version} cannot be fetched here: {exc}")
+    return realcode.prepare(name, dest, injection)  # an edit that no longer applies is a failure, not a skip
 
 
 def _fuzz(prog: realcode.Prepared, args: str, corpus: Path, *extra: str):
@@ -76,3 +78,15 @@ def test_injection_leaves_the_released_tree_alone(tmp_path: Path) -> None:
     cached = realcode.debsrc.unpack(realcode.debsrc.fetch("libuv1", "1.44.2")) / "src/threadpool.c"
     assert cached.read_text() == a  # Debian's file, byte for byte
     assert "injected by qfuzz" in b and len(b.splitlines()) == len(a.splitlines()) - 1  # +1 line, -2 lines
+
+
+def test_an_edit_that_no_longer_applies_is_a_one_line_error(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "pool.c").write_text("static void post(void) {\n  lock();\n  signal();\n}\n")
+    code = realcode.get("libuv_threadpool")
+    realcode._apply(tmp_path, code, realcode.Edit("src/pool.c", within="static void post(void) {", line="signal();"))
+    assert (tmp_path / "src" / "pool.c").read_text() == "static void post(void) {\n  lock();\n}\n"
+    with pytest.raises(QfuzzError, match=r"src/pool.c: no line 'signal\(\);'"):
+        realcode._apply(tmp_path, code, realcode.Edit("src/pool.c", within="static void post(void) {", line="signal();"))
+    with pytest.raises(QfuzzError, match="no injection 'nope'"):
+        code.injection("nope")
