@@ -453,7 +453,7 @@ def test_short_real_run_end_to_end() -> None:
     exe = need_haproxy()
     cfg = StressConfig(threads=1, conns=6, keepalive=True, slow_pct=40, slow_ms=1200, timeout_queue=1000, seconds=6)
     r = run_once(BLACKBOX, cfg, exe, "test", stop_on_stuck=False)
-    assert r.requests > 10 and r.requests == r.responses and r.logs_missing == 0
+    assert r.requests > 10 and r.requests == r.responses and r.logs_missing == 0, r.client_errors
     assert r.checks == {"dropped_logs": 0, "udp_drops": 0}
     assert r.samples > 100 and r.program_exit is None
     assert len(r.verdicts) >= 1 and r.stuck == 0 and r.legit >= 1
