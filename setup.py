@@ -24,7 +24,8 @@ def c_targets() -> list[str]:
 
 
 targets = c_targets()
-sources = sorted(glob.glob(rel("native", "*.c")))
+# native/rt: the runtime of unmodified programs (native/rt/README.md)
+sources = sorted(glob.glob(rel("native", "*.c"))) + sorted(glob.glob(rel("native", "rt", "*.c")))
 for name in targets:
     sources += sorted(glob.glob(rel("targets", name, "*.c")))
 
@@ -34,8 +35,8 @@ native = Extension(
     include_dirs=["native"] + [rel("targets", n) for n in targets],
     define_macros=[("QF_TARGET_LIST", " ".join(f"X({n})" for n in targets))],
     extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-fno-strict-aliasing"],
-    extra_link_args=["-pthread"],
-    depends=glob.glob(rel("native", "*.h")) + glob.glob(rel("targets", "*", "*.h")),
+    extra_link_args=["-pthread", "-ldl"],
+    depends=glob.glob(rel("native", "*.h")) + glob.glob(rel("native", "rt", "*.h")) + glob.glob(rel("targets", "*", "*.h")),
 )
 
 # The same targets built a second time against the free-running qf.h of

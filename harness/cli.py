@@ -1,11 +1,14 @@
 """qfuzz: the command line.
 
 Exit status, as libFuzzer and pytest users expect: 0 nothing found (or the
-replay is clean), 1 a failure found (or reproduced), 2 bad usage or input,
-always with a one-line message and never a traceback."""
+replay is clean), 1 a failure found (or reproduced), 2 bad usage, bad input,
+an interruption or an internal error, always with a one-line message on
+stderr and never a traceback (an internal error's goes to a log file the
+line names)."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import NoReturn, Optional, Sequence
 
@@ -43,8 +46,33 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         sys.stderr.write(f"qfuzz: error: {one_line(str(exc))}\n")
         return 2
     except KeyboardInterrupt:
+        # not finished is not clean: the same status as any other run that could not do its job
         sys.stderr.write("qfuzz: interrupted\n")
-        return 130
+        return 2
+    except SystemExit:
+        raise
+    except BaseException as exc:  # an internal error: never a traceback, never "failure found"
+        return internal_error(exc)
+
+
+def internal_error(exc: BaseException, prog: str = "qfuzz") -> int:
+    """One line naming a log file that holds the traceback; exit 2."""
+    import tempfile
+    import traceback
+
+    from .reproducer import one_line
+
+    where = "no log written"
+    try:
+        fd, log = tempfile.mkstemp(prefix="qfuzz-error-", suffix=".log")
+        with os.fdopen(fd, "w") as f:
+            f.write(f"qfuzz {__version__}: {' '.join(sys.argv)}\n")
+            traceback.print_exception(exc, file=f)
+        where = f"details in {log}"
+    except Exception:
+        pass
+    sys.stderr.write(f"{prog}: internal error: {one_line(f'{type(exc).__name__}: {exc}')} ({where})\n")
+    return 2
 
 
 if __name__ == "__main__":

@@ -31,13 +31,17 @@ class Crash:
     reason: str  # "signal 11 (SIGSEGV)", "timeout after 30 s", ...
     found: dict[str, Any] = field(default_factory=dict)
     path: Optional[Path] = None
+    program: Optional[dict[str, Any]] = None  # a program target's sources, flags, variants (as in reproducers)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        d = {
             "format": FORMAT, "version": VERSION, "qfuzz": __version__, "target": self.target,
             "variant": self.variant, "workload": self.workload, "schedule": self.schedule, "reason": self.reason,
             "found": self.found or {"date": now_iso()},
         }
+        if self.program is not None:
+            d["program"] = self.program
+        return d
 
     def name(self) -> str:
         import hashlib
@@ -66,8 +70,14 @@ def from_json(d: Any, source: str) -> Crash:
         raise ReproducerError(f"{source}: not a qfuzz crash reproducer")
     if d.get("version") != VERSION:
         raise ReproducerError(f"{source}: version: {d.get('version')!r} is not a crash format this qfuzz reads ({VERSION})")
+    program = d.get("program")
     try:
-        target = get(str(d.get("target")))
+        if program is not None:
+            from .program import from_reproducer_block
+
+            target = from_reproducer_block(program, source, Path(source).parent)
+        else:
+            target = get(str(d.get("target")))
         target.variant(str(d.get("variant")))
         workload = target.canonical(d.get("workload"), f"{source}: workload")
     except ReproducerError:
@@ -77,7 +87,8 @@ def from_json(d: Any, source: str) -> Crash:
     sched = d.get("schedule")
     if not isinstance(sched, dict) or sched.get("strategy") not in SCHEDULERS or not isinstance(sched.get("seed"), int):
         raise ReproducerError(f"{source}: schedule: expected a strategy name and an integer seed")
-    return Crash(target.name, d["variant"], workload, sched, str(d.get("reason", "?")), d.get("found") or {})
+    return Crash(target.name, d["variant"], workload, sched, str(d.get("reason", "?")), d.get("found") or {},
+                 program=program)
 
 
 def load(path: str | os.PathLike[str]) -> Crash:
@@ -91,15 +102,20 @@ def run_in_child(crash: Crash, timeout: float = 30.0) -> tuple[str, str]:
     """Replay in a child process.  Returns (outcome, detail): outcome is
     "crash", "timeout", "failure" (a verdict) or "ok"."""
     code = (
-        "import json, sys, harness\n"
+        "import json, pathlib, sys, harness\n"
         "from harness.schedulers import make\n"
         "d = json.load(sys.stdin)\n"
+        "target = d['target']\n"
+        "if 'program' in d:  # a program target: built from its sources (checked against their hashes)\n"
+        "    from harness.program import from_reproducer_block\n"
+        "    target = from_reproducer_block(d['program'], sys.argv[1], pathlib.Path(sys.argv[1]).parent)\n"
         "s = dict(d['schedule']); name = s.pop('strategy'); seed = s.pop('seed')\n"
-        "ex = harness.run(d['target'], d['variant'], d['workload'], make(name, seed, **s), trace=False)\n"
+        "ex = harness.run(target, d['variant'], d['workload'], make(name, seed, **s), trace=False)\n"
         "print(ex.verdict.signature)\n"
     )
+    source = str(crash.path) if crash.path is not None else "crash"
     try:
-        proc = subprocess.run(python("-c", code), input=json.dumps(crash.to_json()), capture_output=True,
+        proc = subprocess.run(python("-c", code, source), input=json.dumps(crash.to_json()), capture_output=True,
                               text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return "timeout", f"no verdict after {timeout:g} s"

@@ -9,9 +9,12 @@ from typing import Any, Optional
 from .schedulers import Scheduler
 from .target import Target, Workload
 
-KINDS = ("OK", "STUCK", "SAFETY", "DEADLOCK", "LIVELOCK", "LOCK_ORDER")
+# verdict kinds, in the order of the core's enum (qf.h); FAIL: exit status, abort or assert of a
+# program; BLOCKING: a program's call that can block outside the runtime's control
+KINDS = ("OK", "STUCK", "SAFETY", "DEADLOCK", "LIVELOCK", "LOCK_ORDER", "FAIL", "BLOCKING")
 EVENT_KINDS = ("op", "note", "clock", "timer", "block", "fail")
 _HEAD = struct.Struct("<IIhBBhhi")
+_SITE = struct.Struct("<Q")
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class TraceEvent:
     request: Optional[int]
     value: int
     counters: tuple[int, ...]
+    site: str = ""  # a program's call site, `function (file:line)`; "" for compiled-in targets
 
 
 @dataclass
@@ -101,6 +105,8 @@ class Execution:
     raw_trace: bytes = field(repr=False, default=b"")
     stride: int = field(repr=False, default=0)
     ncounters: int = field(repr=False, default=0)
+    raw_sites: bytes = field(repr=False, default=b"")  # one uint64 call-site offset per trace record (programs)
+    output: bytes = field(repr=False, default=b"")  # what a program wrote to stdout and stderr (its last bytes)
 
     @property
     def failed(self) -> bool:
@@ -109,20 +115,28 @@ class Execution:
 
     @cached_property
     def counter_names(self) -> list[str]:
-        return self.target.counter_names(self.workload.data)[: self.ncounters]
+        names = self.target.counter_names(self.workload.data)[: self.ncounters]
+        return names + [f"counter{i}" for i in range(len(names), self.ncounters)]
 
     @cached_property
     def trace(self) -> list[TraceEvent]:
         out = []
-        label = self.target.label
+        labels: dict[int, tuple[str, str]] = {}
         counters = struct.Struct(f"<{self.ncounters}i")
-        for off in range(0, len(self.raw_trace), self.stride):
+        records = range(0, len(self.raw_trace), self.stride) if self.stride else range(0)
+        offsets = [_SITE.unpack_from(self.raw_sites, 8 * i)[0] if 8 * i + 8 <= len(self.raw_sites) else 0
+                   for i in range(len(records))]
+        sites = self.target.sites(self.variant, offsets) if any(offsets) else [""] * len(records)
+        for i, off in enumerate(records):
             step, time, lab, thread, kind, req, _pad, value = _HEAD.unpack_from(self.raw_trace, off)
-            ident, desc = label(lab)
+            if lab not in labels:
+                labels[lab] = self.target.label(lab, self.variant)
+            ident, desc = labels[lab]
             out.append(
                 TraceEvent(
-                    step, time, None if thread == 255 else thread, EVENT_KINDS[kind], ident, desc,
-                    None if req < 0 else req, value, counters.unpack_from(self.raw_trace, off + _HEAD.size),
+                    step, time, None if thread == 255 else thread,
+                    EVENT_KINDS[kind] if kind < len(EVENT_KINDS) else f"kind{kind}", ident, desc,
+                    None if req < 0 else req, value, counters.unpack_from(self.raw_trace, off + _HEAD.size), sites[i],
                 )
             )
         return out

@@ -19,7 +19,9 @@ bytes, not one byte per choice point, and deleting a byte removes exactly one
 preemption; the explicit decisions are expanded for the Bytes scheduler.
 
 Target decoders live in a small registry keyed by target name (`register`),
-so a target's descriptor class needs no fuzzer-specific method.
+so a target's descriptor class needs no fuzzer-specific method; a target
+built at run time (a C program, harness.program) brings its own as
+decode_workload(reader) / encode_workload(workload) methods.
 """
 from __future__ import annotations
 
@@ -105,7 +107,11 @@ def register(target: str, *, encode: Optional[WorkloadEncoder] = None) -> Callab
 
 
 def supported(target: str | Target) -> bool:
-    return _name(target) in _DECODERS
+    if _name(target) in _DECODERS:
+        return True
+    from .targets import get
+
+    return hasattr(get(target), "decode_workload")
 
 
 def _name(target: str | Target) -> str:
@@ -123,10 +129,11 @@ def decode(
     data = bytes(data)
     if workload is not None:
         return t.workload(workload), decode_schedule(data)
-    try:
-        fn = _DECODERS[t.name]
-    except KeyError:
-        raise QfuzzError(f"target {t.name} has no fuzz-input decoder (harness/fuzzinput.py)") from None
+    fn = _DECODERS.get(t.name)
+    if fn is None and hasattr(t, "decode_workload"):
+        fn = lambda target, reader: target.decode_workload(reader)  # noqa: E731
+    if fn is None:
+        raise QfuzzError(f"target {t.name} has no fuzz-input decoder (harness/fuzzinput.py)")
     r = Reader(data)
     w = t.workload(fn(t, r))
     return w, decode_schedule(r.rest())
@@ -138,9 +145,12 @@ def encode(target: str | Target, workload: Any, decisions: bytes = b"", **schedu
     from .targets import get
 
     t = get(target)
-    if t.name not in _ENCODERS:
+    enc = _ENCODERS.get(t.name)
+    if enc is None and hasattr(t, "encode_workload"):
+        enc = lambda target, w: target.encode_workload(w)  # noqa: E731
+    if enc is None:
         raise QfuzzError(f"target {t.name} has no fuzz-input encoder (harness/fuzzinput.py)")
-    return _ENCODERS[t.name](t, t.workload(workload).to_json()) + encode_schedule(decisions, **schedule)
+    return enc(t, t.workload(workload).to_json()) + encode_schedule(decisions, **schedule)
 
 
 # -- haproxy_queue ------------------------------------------------------------

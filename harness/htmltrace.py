@@ -1,7 +1,7 @@
 """The swim-lane trace as one self-contained HTML page, for bug reports.
 
 The same timeline as swimlane.py (one column per thread, steps and virtual
-time flowing down, critical events A and B, the stranded window, counters
+time flowing down, critical events A and B, the failure window, counters
 beside each step), plus the verdict, the signature and the replay command at
 the top.  The page loads nothing: inline CSS, no script, no font or image,
 and a Content-Security-Policy that forbids any fetch should a later edit
@@ -21,10 +21,8 @@ from typing import Optional
 
 from . import __version__
 from .errors import QfuzzError
-from .execution import Execution, TraceEvent, Verdict
-from .swimlane import HIDDEN_LABELS, describe_value
-
-ROLES = {"STUCK": ("the queuer's full check", "the releaser's decision not to dequeue")}
+from .execution import Execution, TraceEvent
+from .swimlane import HIDDEN_LABELS, describe_value, site_of
 
 CSS = """
 :root { --a: #a21caf; --win: #d1242f; --line: #d0d7de; --dim: #6e7781; --chg: #fff1b8; }
@@ -100,10 +98,11 @@ def _text(s: object) -> str:
 
 @dataclass(frozen=True)
 class _Marks:
-    """Where the critical events and the stranded window fall in the trace."""
+    """Where the critical events and the failure window fall in the trace."""
 
     crit: dict[int, str]  # trace index -> "A" / "B"
-    window: Optional[tuple[int, int]]  # trace indexes [from, to] of the stranded window
+    window: Optional[tuple[int, int]]  # trace indexes [from, to] of the failure window
+    window_name: str = ""  # the target's name for it
 
 
 def _marks(ex: Execution) -> _Marks:
@@ -118,19 +117,13 @@ def _marks(ex: Execution) -> _Marks:
                 crit[i] = name
                 break
     window = None
-    if v.kind == "STUCK" and crit:
+    name = ex.target.window(v)
+    if name is not None and crit:
         # from the later critical event's own row (not every row sharing its step) to the failure
         start = max(crit)
         end = next((i for i, e in enumerate(trace) if e.kind == "fail"), len(trace) - 1)
         window = (start, max(start, end))
-    return _Marks(crit, window)
-
-
-def _queued_at(ex: Execution, v: Verdict) -> Optional[int]:
-    for e in ex.trace:
-        if e.label == "QUEUED" and e.request == v.request:
-            return e.time
-    return v.stranded_at
+    return _Marks(crit, window, name or "")
 
 
 def replay_command(source: Optional[str], variant: Optional[str] = None) -> str:
@@ -169,7 +162,7 @@ def _header(ex: Execution, source: Optional[str], stored_variant: Optional[str],
 
 def _critical_list(ex: Execution, marks: _Marks) -> str:
     v = ex.verdict
-    roles = ROLES.get(v.kind, ("", ""))
+    roles = ex.target.roles(v)
     rows = {name: i for i, name in marks.crit.items()}
     items = []
     for name, c, role in zip("AB", v.critical, roles):
@@ -177,6 +170,9 @@ def _critical_list(ex: Execution, marks: _Marks) -> str:
             continue
         where = f"step {c.step}, thread {c.thread}" if c.step >= 0 else "checked at every step"
         what = _text(c.description or c.label)
+        site = site_of(ex, c)
+        if site:
+            what += _site(site)
         if name in rows:
             what = f'<a href="#{name}">{what}</a>'
         items.append(f'<li id="crit-{name}"><span class="tag">{name}</span>{_text(where)}: {what} '
@@ -185,35 +181,37 @@ def _critical_list(ex: Execution, marks: _Marks) -> str:
 
 
 def _wait(ex: Execution) -> str:
-    """The stuck request's wait drawn against `timeout queue`."""
-    v = ex.verdict
-    if v.kind != "STUCK" or v.request is None:
+    """The failing wait, in the target's words, drawn against its limit."""
+    w = ex.target.wait(ex)
+    if w is None:
         return ""
-    tq = ex.workload.data.get("backend", {}).get("timeout_queue")
-    queued = _queued_at(ex, v)
-    line = (f"request {v.request} queued at t={queued}, stranded from t={v.stranded_at}, timed out at "
-            f"t={v.failed_at}: waited {None if queued is None or v.failed_at is None else v.failed_at - queued} of timeout queue {tq}")
-    out = [f'<div class="wait"><div id="wait">{_text(line)}</div>']
-    if isinstance(tq, int) and tq > 0 and queued is not None and v.failed_at is not None:
-        waited = v.failed_at - queued
-        scale = max(tq, waited, 1)
-        stranded_from = min(max(v.stranded_at if v.stranded_at is not None else queued, queued), v.failed_at)
+    out = [f'<div class="wait"><div id="wait">{_text(w.line)}</div>']
+    if isinstance(w.limit, int) and w.limit > 0 and w.start is not None and w.end is not None:
+        start, end = w.start, w.end
+        waited = end - start
+        scale = max(w.limit, waited, 1)
+        stranded_from = min(max(w.stranded_from if w.stranded_from is not None else start, start), end)
 
         def pct(x: int) -> str:
             return f"{100 * x / scale:.2f}%"
 
         out.append(
-            f'<div class="gauge" title="{_text(line)}">'
-            f'<span class="queued" style="left:0;width:{pct(stranded_from - queued)}"></span>'
-            f'<span class="stranded" style="left:{pct(stranded_from - queued)};width:{pct(v.failed_at - stranded_from)}">'
-            f'</span><span class="tq" style="left:{pct(tq)}"></span></div>'
-            f'<div class="scale"><span>t={queued} queued</span>'
-            f"<span>t={v.failed_at} failed: waited {waited} of timeout queue {tq}</span></div>"
-            '<div class="legend"><span class="sw" style="background:#f0b72f"></span> queued, no server free '
-            '&nbsp; <span class="sw" style="background:var(--win)"></span> stranded: a server had a free slot</div>'
+            f'<div class="gauge" title="{_text(w.line)}">'
+            f'<span class="queued" style="left:0;width:{pct(stranded_from - start)}"></span>'
+            f'<span class="stranded" style="left:{pct(stranded_from - start)};width:{pct(end - stranded_from)}">'
+            f'</span><span class="tq" style="left:{pct(w.limit)}"></span></div>'
+            f'<div class="scale"><span>t={start} {_text(w.start_text)}</span>'
+            f"<span>t={end} {_text(w.end_text)}</span></div>"
+            f'<div class="legend"><span class="sw" style="background:#f0b72f"></span> {_text(w.legend[0])} '
+            f'&nbsp; <span class="sw" style="background:var(--win)"></span> {_text(w.legend[1])}</div>'
         )
     out.append("</div>")
     return "".join(out)
+
+
+def _site(site: str) -> str:
+    """A call site, `function (file:line)` (styled inline: pages without sites stay byte-identical)."""
+    return f' <span class="site" style="color:#0a6d8a">{_text(site)}</span>'
 
 
 def _legend(marks: _Marks) -> str:
@@ -221,7 +219,7 @@ def _legend(marks: _Marks) -> str:
     if marks.crit:
         parts.append('<span class="tag">A</span><span class="tag">B</span> the two critical events')
     if marks.window:
-        parts.append('<span class="sw" style="background:var(--win)"></span> stranded window '
+        parts.append(f'<span class="sw" style="background:var(--win)"></span> {_text(marks.window_name)} '
                      "(from the later critical event to the failure)")
     parts.append('<span class="sw" style="background:var(--chg)"></span> counter changed at this step')
     return '<div class="legend">' + " &nbsp; ".join(parts) + "</div>"
@@ -247,9 +245,11 @@ def _row(ex: Execution, i: int, e: TraceEvent, marks: _Marks, last_fn: dict[Opti
     else:
         fn, sep, rest = e.description.partition(": ")
         if sep and last_fn.get(e.thread) == fn:  # same function as this lane's row above: indent, as swimlane does
-            body = f'<span class="cont">{_text(rest + describe_value(e))}</span>'
+            body = f'<span class="cont">{_text(rest + describe_value(e, ex.target))}</span>'
         else:
-            body = _text(e.description + describe_value(e))
+            body = _text(e.description + describe_value(e, ex.target))
+        if e.site:
+            body += _site(e.site)
         last_fn[e.thread] = fn if sep else ""
     req = f'<span class="req">r{e.request}</span> ' if e.request is not None and e.kind != "block" else ""
     cls.append(e.kind)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from .errors import QfuzzError, ReproducerError
-from .reproducer import FORMAT, Reproducer, from_execution, from_json, parse_json, read_limited
+from .reproducer import BOM, FORMAT, Reproducer, from_execution, from_json, parse_json, read_limited
 
 RAW_PREFIXES = ("crash-", "timeout-", "oom-", "leak-", "slow-unit-")
 
@@ -36,7 +36,8 @@ def expand(files: Sequence[str]) -> list[Path]:
     for f in files:
         p = Path(f)
         if p.is_dir():
-            found = sorted(x for x in p.iterdir() if x.is_file() and not x.name.startswith(".")
+            # not only regular files: a FIFO or a device there is reported by load(), not skipped
+            found = sorted(x for x in p.iterdir() if not x.is_dir() and not x.name.startswith(".")
                            and (x.suffix == ".json" or x.name.startswith(RAW_PREFIXES)))
             if not found:
                 raise QfuzzError(f"{p}: no reproducer (*.json) or crash file in this directory")
@@ -50,7 +51,7 @@ def load(path: Path, target: Optional[str] = None, variant: Optional[str] = None
          workload: Optional[Path] = None) -> Input:
     data = read_limited(path)
     source = str(path)
-    looks_json = data.lstrip()[:1] == b"{"
+    looks_json = data.removeprefix(BOM).lstrip()[:1] == b"{"  # an editor's BOM does not make it raw bytes
     if not looks_json and target is None:
         raise ReproducerError(f"{source}: not a qfuzz reproducer; a libFuzzer crash file (raw bytes) needs "
                               "--target and --variant")

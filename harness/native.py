@@ -20,6 +20,7 @@ CORE_LABELS: dict[int, tuple[str, str]] = {
     core.LABEL_CORE + 5: ("FAIL", "verdict"),
     core.LABEL_CORE + 6: ("YIELD", "spins"),
     core.LABEL_CORE + 7: ("STEP_BUDGET", "the step budget ran out"),
+    core.LABEL_CORE + 8: ("JITTER", "timer waits for a later one"),
 }
 
 TARGET_INDEX: dict[str, int] = {name: i for i, (name, _) in enumerate(core.targets())}

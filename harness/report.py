@@ -33,15 +33,23 @@ class Summary:
         return sum(r.executions for r in self.results)
 
     @property
-    def exit_status(self) -> int:
-        if self.errors:
-            return 2
+    def failed(self) -> bool:
         missed = [c for c in self.canaries if c["status"] == "missed"]
         bad_crash = [c for c in self.crashes if c["expected_clean"]]
-        return 1 if (self.new_unexplained or missed or bad_crash) else 0
+        return bool(self.new_unexplained or missed or bad_crash)
+
+    @property
+    def exit_status(self) -> int:
+        # a night that did not run its items (cancelled, or a worker's error) is never green,
+        # nor "bug found": an infrastructure failure, 2
+        if self.errors or self.stopped_early or self.skipped:
+            return 2
+        return 1 if self.failed else 0
 
     @property
     def verdict(self) -> str:
+        if self.stopped_early and not self.errors:
+            return "CANCELLED" + (" (and FAILED)" if self.failed else "")
         return {0: "clean", 1: "FAILED", 2: "INFRASTRUCTURE ERROR"}[self.exit_status]
 
 
@@ -58,7 +66,7 @@ def summarize(started: str, seconds: float, jobs: int, results: list[ItemResult]
         for f in r.findings:
             row = {"target": r.item.target, "variant": r.item.variant, "engine": r.item.engine, **asdict(f)}
             if not f.explained:
-                (s.new_unexplained if f.status == "new" else s.known_unexplained).append(row)
+                (s.new_unexplained if fails_the_night(r.item, f) else s.known_unexplained).append(row)
         for c in r.crashes:
             clean = get(r.item.target).variant(r.item.variant).expected_clean
             s.crashes.append({"target": r.item.target, "variant": r.item.variant, "engine": r.item.engine, "file": c,
@@ -68,7 +76,7 @@ def summarize(started: str, seconds: float, jobs: int, results: list[ItemResult]
         variant = get(tname).variant(vname)
         for pattern in variant.must_show:
             hits = [(r.item.engine, f) for r in rs for f in r.findings
-                    if pattern.matches(f.kind, f.path, *_labels(f.signature))]
+                    if pattern.matches(f.kind, f.path, *_labels(f.signature)) and _removed_by(pattern, f)]
             status = "found" if hits else ("not run" if (tname, vname) in skipped_keys or any(r.stopped for r in rs)
                                            else "missed")
             s.canaries.append({
@@ -79,6 +87,24 @@ def summarize(started: str, seconds: float, jobs: int, results: list[ItemResult]
     return s
 
 
+def fails_the_night(item: Item, f: Any) -> bool:
+    """An unexplained failure fails the night when it is new, and on a variant
+    that expects none always, even if the corpus already holds it (a stored
+    STUCK on `coarse` is a bug in the control, not old news)."""
+    from .targets import get
+
+    return not f.explained and (f.status == "new" or get(item.target).variant(item.variant).expected_clean)
+
+
+def _removed_by(pattern: Any, f: Any) -> bool:
+    """A canary counts only if the fix its pattern names removes the failure
+    (harness/attribution.py): a look-alike that survives the fix does not."""
+    from .attribution import fix_of
+
+    fix = fix_of(pattern)
+    return not fix or any(name.split("/")[0] == fix for name in f.removed_by)
+
+
 def _labels(signature: str) -> tuple[str, str]:
     parts = signature.split(":")
     return (parts[2] if len(parts) > 2 else "-", parts[3] if len(parts) > 3 else "-")
@@ -87,9 +113,17 @@ def _labels(signature: str) -> tuple[str, str]:
 def _atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fchmod(f.fileno(), 0o644)
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def to_json(s: Summary) -> dict[str, Any]:
@@ -109,9 +143,10 @@ def to_markdown(s: Summary) -> str:
                + (", stopped early: the report covers what ran" if s.stopped_early else "") + ".")
     out.append("")
     if s.new_unexplained:
-        out += ["## New unexplained failures (the night fails)", "", "| target | variant | engine | signature | reproducer |",
-                "|---|---|---|---|---|"]
-        out += [f"| {f['target']} | {f['variant']} | {f['engine']} | `{f['signature']}` | {f['file']} |" for f in s.new_unexplained]
+        out += ["## Unexplained failures (the night fails)", "",
+                "| target | variant | engine | signature | reproducer | corpus |", "|---|---|---|---|---|---|"]
+        out += [f"| {f['target']} | {f['variant']} | {f['engine']} | `{f['signature']}` | {f['file']} | {f['status']} |"
+                for f in s.new_unexplained]
         out.append("")
     if s.crashes:
         out += ["## Crashes and hangs", "", "| target | variant | engine | reproducer |", "|---|---|---|---|"]
@@ -132,7 +167,8 @@ def to_markdown(s: Summary) -> str:
         out += ["", "## Unexplained but already in the corpus", ""]
         out += [f"- {f['variant']}: `{f['signature']}` ({f['file']})" for f in s.known_unexplained]
     if s.skipped:
-        out += ["", f"Not run (stopped early): {len(s.skipped)} items."]
+        out += ["", f"Not run (stopped early): {len(s.skipped)} items: "
+                + ", ".join(f"{i.target}/{i.variant}/{i.engine}" for i in s.skipped) + "."]
     if s.errors:
         out += ["", "## Infrastructure errors", ""] + [f"- {e}" for e in s.errors]
     return "\n".join(out) + "\n"
@@ -145,7 +181,7 @@ def to_junit(s: Summary) -> str:
         tests += 1
         case = ET.SubElement(suite, "testcase", classname=f"{r.item.target}.{r.item.variant}", name=r.item.engine,
                              time=f"{r.seconds:.1f}")
-        bad = [f for f in r.findings if not f.explained and f.status == "new"]
+        bad = [f for f in r.findings if fails_the_night(r.item, f)]
         if r.error:
             ET.SubElement(case, "error", message=r.error)
             failures += 1
@@ -156,6 +192,11 @@ def to_junit(s: Summary) -> str:
         props = ET.SubElement(case, "system-out")
         props.text = f"{r.executions} executions; " + "; ".join(
             f"{f.signature} ({f.explained or 'UNEXPLAINED'})" for f in r.findings)
+    for i in s.skipped:  # never started: a skipped test, not a passed one
+        tests += 1
+        skipped += 1
+        case = ET.SubElement(suite, "testcase", classname=f"{i.target}.{i.variant}", name=i.engine, time="0.0")
+        ET.SubElement(case, "skipped", message="not run: the night was stopped before this item started")
     for c in s.canaries:
         tests += 1
         case = ET.SubElement(suite, "testcase", classname=f"{c['target']}.{c['variant']}", name=f"canary {c['pattern']}")

@@ -1,7 +1,13 @@
-"""Reproducer format v1: a failing case as a small JSON file that replays to
+"""Reproducer format: a failing case as a small JSON file that replays to
 the same verdict on any machine.  Loading treats the file as data only (no
 pickle, no eval), bounds its size, and reports any problem on one line
-naming the file and field."""
+naming the file and field.
+
+v1: a compiled-in target (target, variant, workload, schedule, verdict).
+v2: adds "program" for a program target (harness.program): its sources with
+their sha256, cflags, variants (name -> macros) and argument lists; a
+reproducer whose sources changed refuses to replay, naming the file.
+Reproducers of compiled-in targets are still written as v1."""
 from __future__ import annotations
 
 import datetime
@@ -9,6 +15,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +28,9 @@ from .runner import run
 from .schedulers import Replay
 
 FORMAT = "qfuzz-reproducer"
-VERSION = 1
+VERSION = 1  # what a compiled-in target's reproducer is written as
+PROGRAM_VERSION = 2  # a program target's (the "program" block)
+LATEST = PROGRAM_VERSION  # the newest this qfuzz reads
 MAX_BYTES = 1 << 20  # a minimized reproducer is a few kB
 MAX_DECISIONS = 1 << 20
 
@@ -36,8 +45,25 @@ class Reproducer:
     schedule: dict[str, Any] = field(default_factory=dict)  # how it was found: strategy, seed, params
     found: dict[str, Any] = field(default_factory=dict)  # engine, executions, seconds, date
     minimized: Optional[dict[str, Any]] = None  # sizes before and after
+    attribution: Optional[dict[str, Any]] = None  # which fix removes it (harness/attribution.py)
     qfuzz: str = __version__
     path: Optional[Path] = None
+    program: Optional[dict[str, Any]] = None  # v2: the program's sources, flags, variants, args
+    resolved: Optional[Any] = field(default=None, repr=False, compare=False)  # the Target, once looked up
+
+    def target_object(self) -> Any:
+        """The Target this reproducer replays on (a program target from its "program" block)."""
+        if self.resolved is None:
+            from .targets import get
+
+            if self.program is not None:
+                from .program import from_reproducer_block
+
+                near = self.path.parent if self.path is not None else None
+                self.resolved = from_reproducer_block(self.program, str(self.path or self.target), near)
+            else:
+                self.resolved = get(self.target)
+        return self.resolved
 
     @property
     def signature(self) -> str:
@@ -49,25 +75,23 @@ class Reproducer:
 
     def replay(self, variant: Optional[str] = None, *, trace: bool = True) -> Execution:
         """Run the stored schedule again (on `variant`, default its own)."""
-        return run(self.target, variant or self.variant, self.workload, Replay(self.decisions), trace=trace)
+        return run(self.target_object(), variant or self.variant, self.workload, Replay(self.decisions), trace=trace)
 
     def size(self) -> tuple[int, ...]:
-        """What "smaller" means for dedupe: requests+events, threads, servers, preemptions, decisions."""
-        from .targets import get
-
-        s = get(self.target).size(self.workload)
-        preempt = int((self.minimized or {}).get("after", {}).get("preemptions", sum(1 for d in self.decisions if d)))
-        return (
-            s.get("requests", 0) + s.get("events", 0), s.get("threads", 0), s.get("servers", 0), preempt,
-            len(self.decisions),
-        )
+        """What "smaller" means for dedupe (see size_of), measured by replaying
+        it: never the counts the file itself claims."""
+        return size_of(self.replay(trace=False))
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {
             "format": FORMAT,
-            "version": VERSION,
+            "version": VERSION if self.program is None else PROGRAM_VERSION,
             "qfuzz": self.qfuzz,
             "target": self.target,
+        }
+        if self.program is not None:
+            d["program"] = self.program
+        d |= {
             "variant": self.variant,
             "workload": self.workload,
             "schedule": {**self.schedule, "decisions": list(self.decisions)},
@@ -77,6 +101,8 @@ class Reproducer:
             d["found"] = self.found
         if self.minimized:
             d["minimized"] = self.minimized
+        if self.attribution:
+            d["attribution"] = self.attribution
         return d
 
     def dumps(self) -> str:
@@ -86,8 +112,20 @@ class Reproducer:
 
     def content_id(self) -> str:
         """Short hash of what decides the replay: target, variant, workload, decisions."""
-        key = json.dumps([self.target, self.variant, self.workload, list(self.decisions)], sort_keys=True)
+        parts: list[Any] = [self.target, self.variant, self.workload, list(self.decisions)]
+        if self.program is not None:  # other code, other reproducer
+            parts.append(self.program)
+        key = json.dumps(parts, sort_keys=True)
         return hashlib.sha1(key.encode()).hexdigest()[:10]
+
+
+def size_of(ex: Execution) -> tuple[int, ...]:
+    """requests+events, threads, servers, preemptions, decisions: of the execution."""
+    s = ex.target.size(ex.workload.data)
+    return (
+        s.get("requests", 0) + s.get("events", 0), s.get("threads", 0), s.get("servers", 0), ex.preemptions,
+        len(bytes(ex.decisions).rstrip(b"\0")),
+    )
 
 
 def from_execution(ex: Execution, found: Optional[dict[str, Any]] = None) -> Reproducer:
@@ -101,6 +139,8 @@ def from_execution(ex: Execution, found: Optional[dict[str, Any]] = None) -> Rep
         verdict=ex.verdict.to_json(),
         schedule=sched,
         found=dict(found or {}),
+        program=ex.target.program_block(),
+        resolved=ex.target,
     )
 
 
@@ -111,9 +151,16 @@ def now_iso() -> str:
 # -- loading ---------------------------------------------------------------------
 
 
-def one_line(msg: str) -> str:
+MAX_LINE = 400  # an error quoting a 300k-element field stays one readable line
+
+
+def one_line(msg: str, limit: int = MAX_LINE) -> str:
     """`msg` with every unprintable character (newlines, escapes, lone
-    surrogates) written as a Python escape: one line, safe on a terminal."""
+    surrogates) written as a Python escape: one line, safe on a terminal,
+    and cut to about `limit` characters (the file and field come first in
+    every message; what is cut is the tail of a quoted value)."""
+    if len(msg) > limit:
+        msg = f"{msg[:limit]}... ({len(msg) - limit:,} more characters)"
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in msg)
 
 
@@ -125,7 +172,7 @@ def parse_json(data: bytes, source: str) -> Any:
     if len(data) > MAX_BYTES:
         raise ReproducerError(f"{source}: {len(data)} bytes, larger than the {MAX_BYTES} allowed")
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # a leading BOM is not part of the JSON
     except UnicodeDecodeError:
         raise ReproducerError(f"{source}: not UTF-8 text (a libFuzzer crash file needs --target and --variant)") from None
     try:
@@ -136,14 +183,31 @@ def parse_json(data: bytes, source: str) -> Any:
         raise ReproducerError(f"{source}: not valid JSON ({exc})") from None
 
 
+BOM = b"\xef\xbb\xbf"  # what some editors put before UTF-8 text: ignored, as Python's utf-8-sig does
+
+
 def read_limited(path: Path) -> bytes:
+    """A regular file's bytes (a FIFO, a device or a directory is refused
+    before reading, so nothing blocks), bounded in size."""
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_BYTES + 1)
+        # O_NONBLOCK: opening a FIFO with no writer returns at once; fstat then says what it is
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except IsADirectoryError:
         raise ReproducerError(f"{path}: is a directory") from None
     except OSError as exc:
         raise ReproducerError(f"{path}: cannot read ({exc.strerror})") from None
+    with os.fdopen(fd, "rb") as f:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise ReproducerError(f"{path}: is a directory")
+        if not stat.S_ISREG(mode):
+            what = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+            raise ReproducerError(f"{path}: not a regular file ({what})")
+        os.set_blocking(fd, True)
+        try:
+            data = f.read(MAX_BYTES + 1)
+        except OSError as exc:
+            raise ReproducerError(f"{path}: cannot read ({exc.strerror})") from None
     if len(data) > MAX_BYTES:
         raise ReproducerError(f"{path}: larger than the {MAX_BYTES} bytes allowed")
     return data
@@ -159,15 +223,25 @@ def from_json(d: Any, source: str) -> Reproducer:
     version = d.get("version")
     if not isinstance(version, int) or isinstance(version, bool):
         raise ReproducerError(f"{source}: version: expected an integer")
-    if version > VERSION:
-        raise ReproducerError(f"{source}: version: {version} is newer than this qfuzz reads ({VERSION}); upgrade qfuzz")
+    if version > LATEST:
+        raise ReproducerError(f"{source}: version: {version} is newer than this qfuzz reads ({LATEST}); upgrade qfuzz")
     if version < 1:
         raise ReproducerError(f"{source}: version: {version} is not a known format version")
     for key in ("target", "variant"):
         if not isinstance(d.get(key), str):
             raise ReproducerError(f"{source}: {key}: missing or not a string")
+    program = d.get("program")
+    if program is not None and version < PROGRAM_VERSION:
+        raise ReproducerError(f"{source}: program: a version {version} reproducer has no program block")
     try:
-        target = get(d["target"])
+        if program is not None:
+            from .program import from_reproducer_block
+
+            target = from_reproducer_block(program, source, Path(source).parent)
+            if target.name != d["target"]:
+                raise ReproducerError(f"{source}: target: {d['target']!r} but its program is named {target.name!r}")
+        else:
+            target = get(d["target"])
         target.variant(d["variant"])
         workload = target.canonical(d.get("workload"), f"{source}: workload")
     except QfuzzError as exc:
@@ -187,7 +261,7 @@ def from_json(d: Any, source: str) -> Reproducer:
     if not isinstance(verdict, dict) or verdict.get("kind") not in KINDS or not isinstance(verdict.get("signature"), str):
         raise ReproducerError(f"{source}: verdict: missing, or without a known kind and a signature")
     meta = {k: v for k, v in schedule.items() if k != "decisions"}
-    for key in ("found", "minimized"):
+    for key in ("found", "minimized", "attribution"):
         if key in d and not isinstance(d[key], dict):
             raise ReproducerError(f"{source}: {key}: expected an object")
     return Reproducer(
@@ -199,7 +273,10 @@ def from_json(d: Any, source: str) -> Reproducer:
         schedule=meta,
         found=d.get("found") or {},
         minimized=d.get("minimized"),
+        attribution=d.get("attribution"),
         qfuzz=str(d.get("qfuzz", "?")),
+        program=program,
+        resolved=target,
     )
 
 

@@ -7,17 +7,17 @@ from .execution import KINDS, CriticalEvent, Execution, Verdict
 from .native import core
 from .pinning import default_cpu
 from .schedulers import PCT, Scheduler
-from .target import Target, Workload
+from .target import Target, Variant, Workload
 
 
-def _critical(target: Target, label: int, step: int, thread: int) -> Optional[CriticalEvent]:
+def _critical(target: Target, variant: str, label: int, step: int, thread: int) -> Optional[CriticalEvent]:
     if label < 0:
         return None
-    ident, desc = target.label(label)
+    ident, desc = target.label(label, variant)
     return CriticalEvent(step, thread, ident, desc)
 
 
-def verdict_of(target: Target, r: dict[str, Any]) -> Verdict:
+def verdict_of(target: Target, r: dict[str, Any], variant: Optional[str] = None) -> Verdict:
     kind = KINDS[r["kind"]] if 0 <= r["kind"] < len(KINDS) else f"KIND{r['kind']}"
     if kind == "OK":
         return Verdict("OK")
@@ -27,8 +27,8 @@ def verdict_of(target: Target, r: dict[str, Any]) -> Verdict:
         request=r["request"] if r["request"] >= 0 else None,
         server=r["object"] if r["object"] >= 0 else None,
         critical=(
-            _critical(target, r["label_a"], r["step_a"], r["thread_a"]),
-            _critical(target, r["label_b"], r["step_b"], r["thread_b"]),
+            _critical(target, variant, r["label_a"], r["step_a"], r["thread_a"]),
+            _critical(target, variant, r["label_b"], r["step_b"], r["thread_b"]),
         ),
         stranded_at=r["t_from"],
         failed_at=r["t_at"],
@@ -38,7 +38,7 @@ def verdict_of(target: Target, r: dict[str, Any]) -> Verdict:
 
 def run(
     target: str | Target,
-    variant: str,
+    variant: str | Variant,
     workload: Any,
     scheduler: Optional[Scheduler] = None,
     *,
@@ -53,11 +53,11 @@ def run(
     from .targets import get
 
     t = get(target)
-    v = t.variant(variant)
+    v = variant if isinstance(variant, Variant) else t.variant(variant)  # a Variant: an unnamed build (attribution)
     w: Workload = t.workload(workload)
     s = scheduler if scheduler is not None else PCT()
     r = core.run(
-        t.index,
+        t.native_index(variant),
         v.bits,
         w.packed,
         s.kind,
@@ -65,14 +65,15 @@ def run(
         cpu=default_cpu() if cpu is None else cpu,
         trace=int(trace),
         features=int(features),
+        jitter=t.jitter(w.data),
         **s.native_args(t.estimate_steps(w.data)),
     )
     return Execution(
         target=t,
-        variant=variant,
+        variant=v.name,
         workload=w,
         scheduler=s,
-        verdict=verdict_of(t, r),
+        verdict=verdict_of(t, r, variant),
         decisions=r["decisions"],
         steps=r["steps"],
         switches=r["switches"],
@@ -82,4 +83,6 @@ def run(
         raw_trace=r["trace"],
         stride=r["stride"],
         ncounters=r["ncounters"],
+        raw_sites=r.get("sites", b""),
+        output=r.get("output", b""),
     )

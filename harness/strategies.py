@@ -61,9 +61,11 @@ def workloads(target: str | Target = "haproxy_queue", **knobs: Any) -> st.Search
     threads=(1, 4), servers=(1, 2), maxconn=(1, 2), max_requests=8,
     max_events=0, balance=None (any), cookies=False, pokes=False)."""
     t = _target(target)
-    if t.name not in _WORKLOADS:
-        raise QfuzzError(f"target {t.name} has no hypothesis workload strategy (harness/strategies.py)")
-    return _WORKLOADS[t.name](**knobs).map(t.workload)
+    if t.name in _WORKLOADS:
+        return _WORKLOADS[t.name](**knobs).map(t.workload)
+    if hasattr(t, "hypothesis_workloads"):  # a target built at run time (a C program) brings its own
+        return t.hypothesis_workloads(**knobs).map(t.workload)
+    raise QfuzzError(f"target {t.name} has no hypothesis workload strategy (harness/strategies.py)")
 
 
 def decisions(*, max_preemptions: int = 8, max_gap: int = 40, max_choice: int = 3) -> st.SearchStrategy[Replay]:

@@ -1,8 +1,11 @@
 """The swim-lane trace: one column per thread, steps and virtual time flowing
-down, the two critical events and the stranded window marked, and the key
-counters beside each step."""
+down, the two critical events and the failure window marked, and the key
+counters beside each step.  Every word about what the events mean comes
+from the target's descriptor (Target.roles, .window, .wait); a program
+target's rows also name their call site, `function (file:line)`."""
 from __future__ import annotations
 
+import re
 from typing import Optional
 
 from rich import box
@@ -10,20 +13,24 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from .execution import Execution, TraceEvent, Verdict
+from .execution import Execution, TraceEvent
 
 HIDDEN_LABELS = {"TIMER", "RUN"}  # shown only in the full trace
+OUTPUT_LINES = 5  # of a program's output, under the verdict
 
 
-def describe_value(e: TraceEvent) -> str:
+def describe_value(e: TraceEvent, target: object = None) -> str:
     d = e.description
     if e.kind != "op":
         return ""
+    said = target.value_text(e.label, e.value) if target is not None else None  # type: ignore[attr-defined]
+    if said is not None:
+        return said
     if "trylock" in d or "CAS" in d:
         return " ok" if e.value else " FAILED"
     if "xchg" in d:
         return f" (was {e.value})"
-    if "read" in d:
+    if re.search(r"\bread\b", d):  # the word: "thread" is no read
         return f" = {e.value}"
     if any(op in d for op in ("++", "--", "+=", "-=")):
         return f" -> {e.value}"
@@ -39,41 +46,42 @@ def summary(ex: Execution) -> list[Text]:
         return lines
     lines.append(Text.assemble((f"{v.kind}", "bold red"), f" on {ex.variant}: {v.detail}"))
     lines.append(Text(f"signature {v.signature}", style="dim"))
-    roles = ("the queuer's full check", "the releaser's decision not to dequeue") if v.kind == "STUCK" else ("", "")
+    roles = ex.target.roles(v)
     for name, crit, role in zip("AB", v.critical, roles):
         if crit:
             lines.append(
                 Text.assemble(
                     (f"  {name}", "bold magenta"),
                     f"  step {crit.step:<4} thread {crit.thread}  {crit.description}",
+                    (f"  {site}" if (site := site_of(ex, crit)) else "", "cyan"),
                     (f"  ({role})" if role else "", "dim"),
                 )
             )
-    if v.kind == "STUCK" and v.request is not None:
-        tq = ex.workload.data.get("backend", {}).get("timeout_queue")
-        queued = _queued_at(ex, v)
-        wait = v.failed_at - queued if v.failed_at is not None and queued is not None else None
-        lines.append(
-            Text(
-                f"  request {v.request} queued at t={queued}, stranded from t={v.stranded_at}, timed out at "
-                f"t={v.failed_at}: waited {wait} of timeout queue {tq}",
-                style="yellow",
-            )
-        )
+    wait = ex.target.wait(ex)
+    if wait is not None:
+        lines.append(Text(f"  {wait.line}", style="yellow"))
+    out = ex.output.decode("utf-8", "replace").splitlines()
+    if out:  # a program's own last words
+        shown = out[-OUTPUT_LINES:]
+        lines.append(Text(f"  program output{' (last lines)' if len(out) > len(shown) else ''}:", style="dim"))
+        lines += [Text("    " + "".join(c if c.isprintable() else "?" for c in line), style="dim") for line in shown]
     return lines
 
 
-def _queued_at(ex: Execution, v: Verdict) -> Optional[int]:
+def site_of(ex: Execution, crit: object) -> str:
+    """The call site of a critical event's trace record ("" when the target has none)."""
+    step, label = getattr(crit, "step", None), getattr(crit, "label", None)
     for e in ex.trace:
-        if e.label == "QUEUED" and e.request == v.request:
-            return e.time
-    return v.stranded_at
+        if e.step == step and e.label == label:
+            return e.site
+    return ""
 
 
 def render(ex: Execution, *, full: bool = False, width: Optional[int] = None) -> Group:
     v = ex.verdict
     crit = {(c.step, c.label): name for name, c in zip("AB", v.critical) if c}
-    window_from = max((c.step for c in v.critical if c), default=None) if v.kind == "STUCK" else None
+    marked = ex.target.window(v) is not None
+    window_from = max((c.step for c in v.critical if c), default=None) if marked else None
     names = ex.counter_names
     threads = ex.nthreads
 
@@ -100,9 +108,11 @@ def render(ex: Execution, *, full: bool = False, width: Optional[int] = None) ->
             text.append(f"r{e.request} ", style="bold")
         fn, sep, rest = e.description.partition(": ")
         if sep and last_fn.get(e.thread) == fn:
-            text.append("  " + rest + describe_value(e))  # same function as the row above
+            text.append("  " + rest + describe_value(e, ex.target))  # same function as the row above
         else:
-            text.append(e.description + describe_value(e))
+            text.append(e.description + describe_value(e, ex.target))
+        if e.site:
+            text.append(f"  {e.site}", style="cyan")
         last_fn[e.thread] = fn if sep else ""
         style = ""
         if mark:

@@ -7,7 +7,7 @@ import fnmatch
 import json
 import random
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Optional
 
 from .errors import WorkloadError
 from .native import TARGET_INDEX, TARGET_LABELS
@@ -47,7 +47,7 @@ class Variant:
     expect: str  # "bugs", "clean", or "clean as far as upstream knows"
     shows: tuple[Pattern, ...] = ()  # failures it may show (known bugs of this tree), most specific first
     must_show: tuple[Pattern, ...] = ()  # failures a campaign must find (canaries)
-    mix: str = "basic"  # the workload mix that exercises it (Target.generate)
+    mix: str = "basic"  # a hand-picked mix that exercises it (optional; campaigns use the target's default_mix)
 
     @property
     def expected_clean(self) -> bool:
@@ -86,6 +86,21 @@ class Workload:
         return json.loads(json.dumps(self.data))
 
 
+@dataclass(frozen=True)
+class Wait:
+    """The failing wait, as the target tells it (Target.wait): one line for
+    the summary and, when `limit` is set, a gauge of the wait against it."""
+
+    line: str
+    start: Optional[int] = None  # when the wait began
+    stranded_from: Optional[int] = None  # from when it could have ended
+    end: Optional[int] = None  # when it failed
+    limit: Optional[int] = None  # the wait allowed
+    start_text: str = ""  # under the gauge's left end
+    end_text: str = ""  # under its right end
+    legend: tuple[str, str] = ("", "")  # what the two parts of the gauge mean
+
+
 class Target:
     """Base class of a target's Python descriptor."""
 
@@ -95,10 +110,18 @@ class Target:
     bugs: tuple[Bug, ...] = ()
     path_names: dict[int, str] = {0: "-"}
     version: int = 1  # bump when schedule points change: old decision lists would mean something else
+    default_mix: str = "basic"  # the workload mix campaigns draw from unless told otherwise
 
     @property
     def index(self) -> int:
         return TARGET_INDEX[self.name]
+
+    def native_index(self, variant: str) -> int:
+        """The index core.run() takes for `variant` (a program target builds one object per variant)."""
+        return self.index
+
+    def labels_for(self, variant: str) -> list[tuple[str, str]]:
+        return self.labels
 
     @property
     def labels(self) -> list[tuple[str, str]]:
@@ -145,6 +168,17 @@ class Target:
     def budget(self, data: Mapping[str, Any]) -> int:
         return 20000
 
+    def fixes(self) -> dict[int, str]:
+        """Variant bit -> the name of the fix that clearing it applies (an
+        upstream commit id, "commit/part" for a fix modelled in parts).  Bits
+        not named here are not fixes (the coarse control's giant lock)."""
+        return {}
+
+    def jitter(self, data: Mapping[str, Any]) -> int:
+        """The timer window (virtual time) the core may delay a due timer by
+        to meet a later one (native/core.c, timer jitter); 0: off."""
+        return 0
+
     # -- helpers ------------------------------------------------------------
     def workload(self, data: Any, where: str = "workload") -> Workload:
         if isinstance(data, Workload):
@@ -154,9 +188,39 @@ class Target:
         canon = self.canonical(data, where)
         return Workload(self.name, canon, self.pack(canon))
 
-    def label(self, label_id: int) -> tuple[str, str]:
+    def label(self, label_id: int, variant: Optional[str] = None) -> tuple[str, str]:
         from .native import CORE_LABELS
 
-        if 0 <= label_id < len(self.labels):
-            return self.labels[label_id]
+        labels = self.labels if variant is None else self.labels_for(variant)
+        if 0 <= label_id < len(labels):
+            return labels[label_id]
         return CORE_LABELS.get(label_id, ("-", "-"))
+
+    # -- how traces read (swimlane.py, htmltrace.py): the generic layer has no words of its own
+    def roles(self, verdict: Any) -> tuple[str, str]:
+        """What critical events A and B are, in this target's words ("" = say nothing)."""
+        return ("", "")
+
+    def window(self, verdict: Any) -> Optional[str]:
+        """The name of the window from the later critical event to the failure (None: not marked)."""
+        return None
+
+    def wait(self, ex: Any) -> Optional[Wait]:
+        """The failing wait of `ex` (an Execution), or None."""
+        return None
+
+    def value_text(self, label: str, value: int) -> Optional[str]:
+        """How a trace row shows its operation's value (None: the generic reading of its description)."""
+        return None
+
+    def sites(self, variant: str, offsets: list[int]) -> list[str]:
+        """`function (file:line)` per call-site offset of the trace ("" = none)."""
+        return [""] * len(offsets)
+
+    def shows_trace(self, kind: str) -> bool:
+        """Whether `qfuzz fuzz` prints the swim-lane of a failure of this kind."""
+        return kind == "STUCK"
+
+    def program_block(self) -> Optional[dict[str, Any]]:
+        """A reproducer's "program" block (sources and their hashes); None for compiled-in targets."""
+        return None

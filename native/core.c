@@ -61,6 +61,7 @@ typedef struct qf_task {
 	int request;
 	uint32_t expire;
 	int queued;
+	int jittered;        /* its jitter decision for this expiry is taken */
 } qf_task;
 
 static struct {
@@ -88,10 +89,16 @@ static struct {
 	int last_label, last_thread;
 	long ops_total;
 	int spinners;          /* some thread has a non-empty waits_for */
+	uint32_t jitter;       /* timer window (virtual time), 0: timers fire exactly when due */
+	uint64_t jitter_rng;   /* the seeded strategies' jitter draws, apart from their thread picks */
 	qf_verdict verdict;
 	int32_t caller_go;
 	jmp_buf caller_base;
+	uint64_t *sites;       /* programs: call site of each trace record (qf_rt_site) */
+	size_t sites_alloc;
 } C;
+
+uint64_t qf_rt_site[QF_MAX_THREADS]; /* the runtime's current call site per thread (native/rt) */
 
 static qf_thread T[QF_MAX_THREADS];
 static int pool_size;
@@ -149,6 +156,8 @@ static void record(int kind, int label, int thread, int request, int value)
 	qf_trace_head h = {(uint32_t)C.step, C.now, (int16_t)label, (uint8_t)(thread < 0 ? 255 : thread), (uint8_t)kind,
 			   (int16_t)request, 0, value};
 	memcpy(p, &h, sizeof h);
+	if (C.sites)
+		C.sites[C.trace_n] = thread >= 0 && kind != QF_EV_CLOCK ? qf_rt_site[thread] : 0;
 	if (C.ncounters) {
 		int32_t tmp[QF_MAX_COUNTERS];
 		C.target->snapshot(tmp);
@@ -306,12 +315,11 @@ static void enqueue_task(int task)
 
 /* The clock jumps to the earliest timer and fires every timer due then.
  * Returns 0 when no timer is armed. */
+static uint32_t earliest_timer(void);
+
 static int advance_clock(void)
 {
-	uint32_t next = QF_ETERNITY;
-	for (int i = 0; i < C.ntasks; i++)
-		if (C.tasks[i].expire < next)
-			next = C.tasks[i].expire;
+	uint32_t next = earliest_timer();
 	if (next == QF_ETERNITY)
 		return 0;
 	if (next > C.now) {
@@ -321,10 +329,115 @@ static int advance_clock(void)
 	for (int i = 0; i < C.ntasks; i++)
 		if (C.tasks[i].expire <= C.now) {
 			C.tasks[i].expire = QF_ETERNITY;
+			C.tasks[i].jittered = 0;
 			enqueue_task(i);
 			record(QF_EV_TIMER, QF_L_TIMER, C.tasks[i].thread, C.tasks[i].request, i);
 		}
 	return 1;
+}
+
+/* ---- timer jitter ---------------------------------------------------------
+ *
+ * Threads only interleave inside one virtual instant, so without this a race
+ * needs two timers due at exactly the same time.  With a window W > 0 (the
+ * workload's "jitter"), a timer that comes due may instead wait for the due
+ * time of a later timer at most W after it, so that both tasks run in the same
+ * instant and their threads interleave: an arrival 3 ms after a release can
+ * race it, as it does on a loaded event loop.  Which later time (0: none, k:
+ * the k-th distinct one) is a decision like a thread pick: it goes into the
+ * decision list, replays exactly, and the minimizer shrinks it toward 0.
+ * Only choices with two or more options are recorded, and with W = 0 nothing
+ * here runs, so older decision lists replay unchanged. */
+enum { QF_JITTER_CHOICES = 4 };
+
+static void push_decision(uint8_t d); /* the nearest later due times a timer may wait for */
+
+static void jitter_begin(const qf_run_args *a)
+{
+	C.jitter = a->jitter > 0 ? (uint32_t)a->jitter : 0;
+	C.jitter_rng = qf_seed_mix(a->seed ^ 0x6A09E667F3BCC909ULL);
+}
+
+/* Replay and bytes read the choice from their byte stream, like a thread
+ * pick; the seeded strategies draw it from a stream of their own (so turning
+ * jitter on does not reshuffle their thread picks): no delay a quarter of the
+ * time, else one of the later times uniformly (bench/bench_grid.py: waiting
+ * more often found the seed paths sooner than waiting half or a quarter of
+ * the time). */
+static int pick_jitter(int n)
+{
+	qf_sched *s = &C.sched;
+	if (s->kind == QF_SCHED_REPLAY || s->kind == QF_SCHED_BYTES) {
+		if (s->pos < s->ndata)
+			return s->data[s->pos++] % n;
+		if (s->kind == QF_SCHED_REPLAY || !s->fallback_random)
+			return 0;
+	}
+	uint64_t x = C.jitter_rng;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	C.jitter_rng = x;
+	x *= 0x2545F4914F6CDD1DULL;
+	if ((x >> 62) == 0)
+		return 0;
+	return 1 + (int)((x >> 8) % (uint64_t)(n - 1));
+}
+
+/* The distinct due times in (t, t + window], earliest first, at most `max`. */
+static int later_due_times(uint32_t t, uint32_t *out, int max)
+{
+	uint64_t until = (uint64_t)t + C.jitter;
+	int n = 0;
+	for (int i = 0; i < C.ntasks; i++) {
+		uint32_t e = C.tasks[i].expire;
+		if (e == QF_ETERNITY || e <= t || e > until)
+			continue;
+		int j = 0;
+		while (j < n && out[j] < e)
+			j++;
+		if ((j < n && out[j] == e) || j >= max)
+			continue;
+		int keep = n < max ? n : max - 1; /* the last one drops out when full */
+		memmove(&out[j + 1], &out[j], sizeof *out * (size_t)(keep - j));
+		out[j] = e;
+		n = keep + 1;
+	}
+	return n;
+}
+
+/* The earliest due time, once every timer due then has taken its jitter
+ * decision (a timer that waits moves later, so look again). */
+static uint32_t earliest_timer(void)
+{
+	for (;;) {
+		uint32_t next = QF_ETERNITY;
+		for (int i = 0; i < C.ntasks; i++)
+			if (C.tasks[i].expire < next)
+				next = C.tasks[i].expire;
+		if (!C.jitter || next == QF_ETERNITY)
+			return next;
+		int moved = 0;
+		for (int i = 0; i < C.ntasks; i++) {
+			qf_task *k = &C.tasks[i];
+			if (k->expire != next || k->jittered)
+				continue;
+			k->jittered = 1;
+			uint32_t later[QF_JITTER_CHOICES];
+			int m = later_due_times(next, later, QF_JITTER_CHOICES);
+			if (!m)
+				continue;
+			int d = pick_jitter(m + 1);
+			push_decision((uint8_t)d);
+			if (d) {
+				k->expire = later[d - 1];
+				moved = 1;
+				record(QF_EV_NOTE, QF_L_JITTER, k->thread, k->request, (int)k->expire);
+			}
+		}
+		if (!moved)
+			return next;
+	}
 }
 
 static void quiescent(void)
@@ -620,13 +733,14 @@ int qf_task_new(int thread, int request)
 	if (C.ntasks >= QF_MAX_TASKS || thread < 0 || thread >= QF_MAX_THREADS)
 		return -1;
 	int id = C.ntasks++;
-	C.tasks[id] = (qf_task){thread, request, QF_ETERNITY, 0};
+	C.tasks[id] = (qf_task){thread, request, QF_ETERNITY, 0, 0};
 	return id;
 }
 
 void qf_task_schedule(int task, uint32_t when)
 {
 	C.tasks[task].expire = when;
+	C.tasks[task].jittered = 0;
 }
 
 void qf_wake(int task, int label)
@@ -753,6 +867,8 @@ static int grow_pool(int n, int cpu)
 	return 0;
 }
 
+static uint64_t *rt_sites_buffer(size_t n);
+
 int qf_run(const qf_run_args *a, qf_run_result *r)
 {
 	memset(r, 0, sizeof *r);
@@ -830,6 +946,8 @@ int qf_run(const qf_run_args *a, qf_run_result *r)
 		C.trace = malloc(C.trace_alloc);
 	}
 	C.trace_cap = (int)(C.trace_alloc / C.trace_stride);
+	C.sites = a->trace && a->sites ? rt_sites_buffer((size_t)C.trace_cap) : 0;
+	memset(qf_rt_site, 0, sizeof qf_rt_site);
 	memset(&C.sched, 0, sizeof C.sched);
 	C.sched.kind = a->sched_kind;
 	C.sched.seed = a->seed;
@@ -842,6 +960,7 @@ int qf_run(const qf_run_args *a, qf_run_result *r)
 	C.sched.fallback_random = a->fallback_random;
 	C.ops = SCHEDS[a->sched_kind];
 	C.ops->begin(&C.sched);
+	jitter_begin(a);
 
 	C.caller_go = 0;
 	if (!setjmp(C.caller_base)) {
@@ -856,7 +975,7 @@ int qf_run(const qf_run_args *a, qf_run_result *r)
 	r->switches = C.switches;
 	r->preemptions = C.preemptions;
 	r->end_time = C.now;
-	r->nthreads = n;
+	r->nthreads = C.nthreads; /* programs create threads as they go */
 	r->decisions = C.dec;
 	r->ndecisions = C.ndec;
 	r->trace = C.trace;
@@ -864,6 +983,136 @@ int qf_run(const qf_run_args *a, qf_run_result *r)
 	r->trace_stride = C.trace_stride;
 	r->ncounters = C.ncounters;
 	r->trace_truncated = C.trace_truncated;
+	r->sites = C.sites;
 	pthread_mutex_unlock(&run_mutex);
 	return 0;
+}
+
+/* ---- hooks for the runtime of unmodified programs (native/rt) ----------
+ * The runtime builds pthreads, futexes, condition variables and virtual
+ * time out of the same primitives as qf.h: each program thread is a core
+ * thread with exactly one task (task id == thread id) that it waits on
+ * whenever it blocks.  Nothing here runs for the hand-written targets. */
+
+static uint64_t *rt_sites_buffer(size_t n)
+{
+	if (C.sites_alloc < n) {
+		free(C.sites);
+		C.sites = malloc(n * sizeof *C.sites);
+		C.sites_alloc = C.sites ? n : 0;
+	}
+	return C.sites;
+}
+
+void qf_rt_point(int label, const void *obj, int write)
+{
+	point(label, obj, write);
+}
+
+void qf_rt_done(int label, int value)
+{
+	executed(label, value);
+}
+
+void qf_rt_feature(uint32_t a, uint32_t b)
+{
+	if (C.features)
+		feature(mix3(5, a, b));
+}
+
+/* A new thread of the running program; -1 when QF_MAX_THREADS are in use. */
+int qf_rt_thread_new(void)
+{
+	int tid = C.nthreads;
+	if (tid >= QF_MAX_THREADS || grow_pool(tid + 1, pool_cpu) < 0)
+		return -1;
+	qf_thread *t = &T[tid];
+	t->state = TH_IDLE;
+	t->rq_head = t->rq_len = 0;
+	t->nheld = 0;
+	t->blocked_on = 0;
+	t->request = -1;
+	t->last_label = -1;
+	t->ops = t->yield_others = t->idle_yields = 0;
+	t->waits_for = 0;
+	t->last_yield_label = -1;
+	qf_rt_site[tid] = 0;
+	C.nthreads++;
+	C.sched.nthreads = C.nthreads;
+	if (qf_task_new(tid, -1) != tid)
+		return -1;
+	if (C.ops->thread_added)
+		C.ops->thread_added(&C.sched, tid);
+	return tid;
+}
+
+/* Block the running thread until qf_rt_unpark or its deadline (QF_ETERNITY:
+ * none).  The caller tells the two apart. */
+void qf_rt_wait(uint32_t deadline)
+{
+	int me = C.cur;
+	qf_thread *t = &T[me];
+	C.tasks[me].expire = deadline;
+	while (!t->rq_len) {
+		t->state = TH_IDLE;
+		reschedule(0);
+	}
+	t->state = TH_READY;
+	t->rq_head = (t->rq_head + 1) % QF_MAX_TASKS;
+	t->rq_len--;
+	C.tasks[me].queued = 0;
+	C.tasks[me].expire = QF_ETERNITY;
+}
+
+void qf_rt_unpark(int tid)
+{
+	C.tasks[tid].expire = QF_ETERNITY;
+	enqueue_task(tid);
+}
+
+/* Every runnable thread only spins: move the clock.  To the earliest timer
+ * if one is armed (returns 1), else forward by `quantum` us (returns 2;
+ * 0 = do not), saturating at the horizon QF_ETERNITY - 1. */
+int qf_rt_clock_jump(uint32_t quantum)
+{
+	int r = 0;
+	if (advance_clock())
+		r = 1;
+	else if (quantum) {
+		C.now = C.now >= QF_ETERNITY - 1 - quantum ? QF_ETERNITY - 1 : C.now + quantum;
+		record(QF_EV_CLOCK, QF_L_CLOCK, -1, -1, (int)C.now);
+		r = 2;
+	}
+	if (r && C.cur >= 0)
+		T[C.cur].idle_yields = 0; /* time moved: the spinner's next turn differs */
+	return r;
+}
+
+/* The earliest armed timer, QF_ETERNITY if none. */
+uint32_t qf_rt_next_timer(void)
+{
+	uint32_t next = QF_ETERNITY;
+	for (int i = 0; i < C.ntasks; i++)
+		if (C.tasks[i].expire < next)
+			next = C.tasks[i].expire;
+	return next;
+}
+
+int qf_rt_nthreads(void)
+{
+	return C.nthreads;
+}
+
+/* The program ended (exit status 0, or every thread returned): OK so far. */
+void qf_rt_end(void)
+{
+	stop_execution();
+}
+
+/* In a forked child: the pool's pthreads exist only in the parent. */
+void qf_rt_pool_forget(void)
+{
+	pool_size = 0;
+	pool_cpu = -2;
+	pthread_mutex_init(&run_mutex, NULL);
 }

@@ -17,6 +17,7 @@ enum {
 	QF_L_FAIL,             /* the verdict */
 	QF_L_YIELD,
 	QF_L_BUDGET,           /* the step budget ran out outside any spin loop */
+	QF_L_JITTER,           /* a due timer waits for a later one (value: its new due time) */
 	QF_L_END
 };
 
@@ -53,6 +54,8 @@ typedef struct qf_run_args {
 	int cpu;          /* pin the execution to this CPU, -1: do not pin */
 	int trace;        /* record the event trace */
 	int features;     /* update the coverage feature counters */
+	int jitter;       /* timer window in virtual time (core.c, timer jitter); 0: off */
+	int sites;        /* programs (native/rt): record each trace record's call site */
 } qf_run_args;
 
 typedef struct qf_run_result {
@@ -70,9 +73,24 @@ typedef struct qf_run_result {
 	int ncounters;
 	int trace_truncated;
 	char error[200];  /* setup error (invalid workload); empty when fine */
+	const uint64_t *sites; /* with args.sites: one call site per trace record, else NULL */
 } qf_run_result;
 
 /* Run one execution.  Returns 0, or -1 with result->error set. */
 int qf_run(const qf_run_args *args, qf_run_result *result);
+
+/* Hooks for the runtime of unmodified programs (native/rt, core.c's end). */
+extern uint64_t qf_rt_site[QF_MAX_THREADS];
+void qf_rt_point(int label, const void *obj, int write);
+void qf_rt_done(int label, int value);
+void qf_rt_feature(uint32_t a, uint32_t b);
+int qf_rt_thread_new(void);
+void qf_rt_wait(uint32_t deadline);
+void qf_rt_unpark(int tid);
+int qf_rt_clock_jump(uint32_t quantum);
+uint32_t qf_rt_next_timer(void);
+int qf_rt_nthreads(void);
+void qf_rt_end(void) __attribute__((noreturn));
+void qf_rt_pool_forget(void);
 
 #endif

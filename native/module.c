@@ -3,6 +3,7 @@
 #include <Python.h>
 
 #include "core.h"
+#include "rt/rt.h"
 
 int qf_cov_register(const char *lib, char *err, int errlen); /* coverage.c */
 
@@ -39,16 +40,18 @@ static PyObject *py_run(PyObject *self, PyObject *args, PyObject *kw)
 {
 	(void)self;
 	static char *names[] = {"target", "variant", "workload", "scheduler", "seed", "depth", "k", "data",
-				"fallback_random", "budget", "cpu", "trace", "features", NULL};
-	int target, sched, depth = 3, k = 100, fallback = 1, budget = 20000, cpu = -1, trace = 1, features = 1;
+				"fallback_random", "budget", "cpu", "trace", "features", "jitter", "fork", NULL};
+	int target, sched, depth = 3, k = 100, fallback = 1, budget = 20000, cpu = -1, trace = 1, features = 1, jitter = 0;
+	int fork = 0;
 	unsigned int variant;
 	unsigned long long seed = 0;
 	Py_buffer wl = {0}, data = {0};
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "iIy*i|Kiiy*iiiii", names, &target, &variant, &wl, &sched, &seed,
-					 &depth, &k, &data, &fallback, &budget, &cpu, &trace, &features))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "iIy*i|Kiiy*iiiiiii", names, &target, &variant, &wl, &sched, &seed,
+					 &depth, &k, &data, &fallback, &budget, &cpu, &trace, &features, &jitter, &fork))
 		return NULL;
 	PyObject *ret = NULL;
-	if (target < 0 || target >= NTARGETS) {
+	const qf_target *program = target >= NTARGETS ? qf_rt_target(target - NTARGETS) : NULL;
+	if (target < 0 || (target >= NTARGETS && !program)) {
 		PyErr_Format(PyExc_ValueError, "unknown target index %d", target);
 		goto out;
 	}
@@ -57,7 +60,7 @@ static PyObject *py_run(PyObject *self, PyObject *args, PyObject *kw)
 		goto out;
 	}
 	qf_run_args a = {
-		.target = TARGETS[target],
+		.target = program ? program : TARGETS[target],
 		.variant = variant,
 		.workload = wl.buf,
 		.nworkload = (int)(wl.len / 4),
@@ -72,10 +75,17 @@ static PyObject *py_run(PyObject *self, PyObject *args, PyObject *kw)
 		.cpu = cpu,
 		.trace = trace,
 		.features = features,
+		.jitter = jitter,
+		.sites = program != NULL,
 	};
 	qf_run_result r;
 	int rc;
-	Py_BEGIN_ALLOW_THREADS rc = qf_run(&a, &r);
+	const char *why = "";
+	if (program && (qf_rt_reset_kind(target - NTARGETS, &why) || fork))
+		fork = 1;
+	else
+		fork = 0;
+	Py_BEGIN_ALLOW_THREADS rc = fork ? qf_rt_run_forked(&a, &r) : qf_run(&a, &r);
 	Py_END_ALLOW_THREADS if (rc < 0)
 	{
 		PyErr_SetString(PyExc_ValueError, r.error);
@@ -90,6 +100,16 @@ static PyObject *py_run(PyObject *self, PyObject *args, PyObject *kw)
 			    (const char *)r.trace, (Py_ssize_t)r.trace_bytes, "stride", r.trace_stride, "ncounters",
 			    r.ncounters, "steps", r.steps, "switches", r.switches, "preemptions", r.preemptions, "end_time", r.end_time, "nthreads",
 			    r.nthreads, "truncated", r.trace_truncated);
+	if (ret && program) {
+		const char *out = "";
+		int nout = qf_rt_output(&out);
+		PyObject *extra = Py_BuildValue("{s:y#,s:y#,s:s}", "sites", (const char *)r.sites,
+						(Py_ssize_t)(r.sites ? r.trace_bytes / r.trace_stride * 8 : 0), "output", out,
+						(Py_ssize_t)nout, "reset", fork ? "fork" : "segments");
+		if (!extra || PyDict_Update(ret, extra) < 0)
+			Py_CLEAR(ret);
+		Py_XDECREF(extra);
+	}
 out:
 	PyBuffer_Release(&wl);
 	if (data.buf)
@@ -132,7 +152,59 @@ static PyObject *py_register_coverage(PyObject *self, PyObject *args)
 	Py_RETURN_NONE;
 }
 
+static PyObject *py_load_program(PyObject *self, PyObject *args, PyObject *kw)
+{
+	(void)self;
+	static char *names[] = {"so_path", "race", NULL};
+	const char *path;
+	int race = 0;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "s|p", names, &path, &race))
+		return NULL;
+	char err[600] = "";
+	int idx = qf_rt_load(path, race, err, sizeof err);
+	if (idx < 0) {
+		PyErr_SetString(PyExc_RuntimeError, err);
+		return NULL;
+	}
+	const qf_target *t = qf_rt_target(idx);
+	PyObject *labels = PyList_New(t->n_labels);
+	for (int j = 0; j < t->n_labels; j++)
+		PyList_SET_ITEM(labels, j, Py_BuildValue("(ss)", t->label_ids[j], t->labels[j]));
+	const char *why = "";
+	int fork = qf_rt_reset_kind(idx, &why);
+	return Py_BuildValue("{s:i,s:s,s:N,s:s,s:s}", "index", NTARGETS + idx, "name", t->name, "labels", labels, "reset",
+			     fork ? "fork" : "segments", "reset_why", why);
+}
+
+static PyObject *strings(const char *const *v)
+{
+	PyObject *l = PyList_New(0);
+	for (; *v; v++) {
+		PyObject *s = PyUnicode_FromString(*v);
+		PyList_Append(l, s);
+		Py_DECREF(s);
+	}
+	return l;
+}
+
+static PyObject *py_rt_build_info(PyObject *self, PyObject *noargs)
+{
+	(void)self;
+	(void)noargs;
+	int n;
+	const char *const *wraps = qf_rt_wraps(&n);
+	PyObject *w = PyList_New(n);
+	for (int i = 0; i < n; i++)
+		PyList_SET_ITEM(w, i, PyUnicode_FromString(wraps[i]));
+	return Py_BuildValue("{s:i,s:N,s:N,s:N,s:N,s:i,s:i}", "abi", qf_rt_abi, "cflags", strings(qf_rt_cflags), "ldflags",
+			     strings(qf_rt_ldflags), "ldlibs", strings(qf_rt_ldlibs), "wrap", w, "path_lost_wakeup", RT_PATH_LOST_WAKEUP, "path_deadline",
+			     RT_PATH_DEADLINE);
+}
+
 static PyMethodDef methods[] = {
+	{"load_program", (PyCFunction)(void (*)(void))py_load_program, METH_VARARGS | METH_KEYWORDS,
+	 "load_program(so_path, race=False): load a program built by harness.program.build; a dict with its target index"},
+	{"rt_build_info", py_rt_build_info, METH_NOARGS, "how to compile and link a program for the runtime (native/rt)"},
 	{"futex_pingpong", py_futex_pingpong, METH_VARARGS, "ns per one-way hand-off between two bare pinned threads (bench)"},
 	{"targets", py_targets, METH_NOARGS, "[(name, [(label id, description)])] of the compiled-in targets"},
 	{"run", (PyCFunction)(void (*)(void))py_run, METH_VARARGS | METH_KEYWORDS, "run one controlled execution"},

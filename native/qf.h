@@ -34,6 +34,8 @@ enum qf_kind {
 	QF_DEADLOCK = 3,  /* nothing can run, no timer left, work left (or a lock never released) */
 	QF_LIVELOCK = 4,  /* step budget exceeded, or a spinning thread nobody else can unblock */
 	QF_LOCKORDER = 5, /* locks taken against the declared order */
+	QF_FAIL = 6,      /* programs (native/rt): non-zero exit status, abort(), a failed assert() */
+	QF_BLOCKING = 7,  /* programs: a call that can block outside the runtime's control */
 };
 
 /* A failure, as reported by the core or by the target's oracle. */

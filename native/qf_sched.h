@@ -45,6 +45,8 @@ typedef struct qf_sched_ops {
 	int (*pick)(qf_sched *s, const int *cand, int n, int cur_can_continue);
 	/* thread `tid` is about to perform the access it declared */
 	void (*executed)(qf_sched *s, int tid);
+	/* a program (native/rt) created thread `tid` during the execution; may be NULL */
+	void (*thread_added)(qf_sched *s, int tid);
 } qf_sched_ops;
 
 extern const qf_sched_ops qf_sched_random, qf_sched_pct, qf_sched_pos, qf_sched_bytes, qf_sched_replay;

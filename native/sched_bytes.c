@@ -18,4 +18,4 @@ static int pick(qf_sched *s, const int *cand, int n, int cur_can_continue)
 	return s->fallback_random ? qf_rand_below(s, n) : 0;
 }
 
-const qf_sched_ops qf_sched_bytes = {"bytes", begin, 0, pick, 0};
+const qf_sched_ops qf_sched_bytes = {"bytes", begin, 0, pick, 0, 0};

@@ -43,4 +43,19 @@ static int pick(qf_sched *s, const int *cand, int n, int cur_can_continue)
 	return best;
 }
 
-const qf_sched_ops qf_sched_pct = {"pct", begin, on_step, pick, 0};
+/* A thread created during the execution (native/rt) takes a random place
+ * among the initial priorities, the way it would have had it existed from
+ * the start. */
+static void thread_added(qf_sched *s, int tid)
+{
+	int d = s->depth < 1 ? 1 : s->depth, high = 0;
+	for (int t = 0; t < s->nthreads; t++)
+		high += t != tid && s->prio[t] >= d;
+	int64_t p = d + qf_rand_below(s, high + 1);
+	for (int t = 0; t < s->nthreads; t++)
+		if (t != tid && s->prio[t] >= p)
+			s->prio[t]++;
+	s->prio[tid] = p;
+}
+
+const qf_sched_ops qf_sched_pct = {"pct", begin, on_step, pick, 0, thread_added};

@@ -38,4 +38,9 @@ static void executed(qf_sched *s, int tid)
 			s->stale[u] = 1;
 }
 
-const qf_sched_ops qf_sched_pos = {"pos", begin, 0, pick, executed};
+static void thread_added(qf_sched *s, int tid)
+{
+	s->stale[tid] = 1; /* draws its first priority at the next pick */
+}
+
+const qf_sched_ops qf_sched_pos = {"pos", begin, 0, pick, executed, thread_added};

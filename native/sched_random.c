@@ -13,4 +13,4 @@ static int pick(qf_sched *s, const int *cand, int n, int cur_can_continue)
 	return qf_rand_below(s, n);
 }
 
-const qf_sched_ops qf_sched_random = {"random", begin, 0, pick, 0};
+const qf_sched_ops qf_sched_random = {"random", begin, 0, pick, 0, 0};

@@ -17,4 +17,4 @@ static int pick(qf_sched *s, const int *cand, int n, int cur_can_continue)
 	return 0;
 }
 
-const qf_sched_ops qf_sched_replay = {"replay", begin, 0, pick, 0};
+const qf_sched_ops qf_sched_replay = {"replay", begin, 0, pick, 0, 0};

@@ -115,3 +115,24 @@ def test_minimize_and_repro_take_a_libfuzzer_crash_file(tmp_path):
     m = qfuzz("minimize", str(raw), "--target", "haproxy_queue", "--variant", "pre-fix", "-o", str(small), "--time", "1")
     assert m.returncode == 0, m.stderr
     assert load(small).replay().verdict.kind == "STUCK"
+
+
+def test_time_is_wall_time_minimizing_included(tmp_path):
+    import time
+
+    # a minute of minimizing per failure asked for, two seconds of budget: the budget wins
+    t0 = time.monotonic()
+    out = qfuzz("fuzz", "haproxy_queue", "--variant", "pre-fix", "--time", "2", "--minimize-time", "60",
+                "--corpus", str(tmp_path), "--no-trace")
+    wall = time.monotonic() - t0
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert wall < 30, f"--time 2 took {wall:.0f} s"  # generous for a loaded machine; minimizing outside took minutes
+    done = next(line for line in out.stdout.splitlines() if line.startswith("done:"))
+    assert "wall time" in done and "searching" in done and "minimizing" in done  # what each part took
+
+
+def test_a_pipe_gets_plain_progress_lines_with_elapsed_and_remaining(tmp_path):
+    out = qfuzz("fuzz", "haproxy_queue", "--variant", "coarse", "--time", "7", "--corpus", str(tmp_path))
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = [line for line in out.stdout.splitlines() if line.startswith("progress:")]
+    assert lines and "elapsed" in lines[0] and "left" in lines[0] and "executions" in lines[0]

@@ -4,6 +4,7 @@ they should."""
 from __future__ import annotations
 
 import glob
+import os
 from pathlib import Path
 
 import pytest
@@ -36,8 +37,8 @@ def test_the_corpus_has_both_seed_paths_small():
 @pytest.mark.parametrize("path", FILES, ids=[Path(f).name for f in FILES])
 def test_reproducer_replays_to_its_verdict(path):
     rep = load(path)
-    if rep.target != "haproxy_queue":
-        pytest.skip("not a model reproducer")
+    if rep.target != "haproxy_queue" and rep.program is None:
+        pytest.skip("neither a model nor a program reproducer")
     first = rep.replay()
     assert first.verdict.signature == rep.signature, explain_or_trace(rep, first)
     for _ in range(20):
@@ -48,6 +49,8 @@ def test_reproducer_replays_to_its_verdict(path):
 @pytest.mark.parametrize("path", FILES, ids=[Path(f).name for f in FILES])
 def test_each_variant_shows_only_what_it_should(path):
     rep = load(path)
+    if rep.program is not None:
+        pytest.skip("a program's variants carry no expectations")
     from harness.targets import get
 
     target = get(rep.target)
@@ -93,3 +96,118 @@ def test_backend_path_is_stuck_until_the_backend_half_is_in(path):
     for variant in ("seed-fix", "coarse"):
         v = rep.replay(variant).verdict
         assert v.ok, f"{path} on {variant}: {v.signature}"
+
+
+# -- the corpus's own promises: atomic replacement, reported corruption, measured sizes ---------
+
+
+def _big_and_small():
+    from harness.minimizer import minimize
+    from harness.reproducer import from_execution
+    from support import SEEDS, first_failure
+
+    ex = first_failure("pre-fix", SEEDS["seed-hash"])
+    return from_execution(ex), from_execution(minimize(ex, seconds=2).execution)
+
+
+@pytest.fixture(scope="module")
+def big_and_small():
+    return _big_and_small()
+
+
+def test_replacing_is_one_step_the_key_never_has_two_files_or_none(tmp_path, big_and_small, monkeypatch):
+    from harness.corpus import Corpus
+
+    big, small = big_and_small
+    corpus = Corpus(tmp_path, "haproxy_queue")
+    first = corpus.store(big)
+    before = first.path.read_text()
+    # killed at the one step that changes the key (os.replace): the old file is whole, and already kept
+    real = os.replace
+
+    def killed(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        corpus.store(small)
+    monkeypatch.setattr(os, "replace", real)
+    assert [p.name for p in corpus.files()] == [first.path.name] and first.path.read_text() == before
+    assert not list(corpus.dir.glob(".tmp-*"))
+    second = corpus.store(small)
+    assert second.status == "replaced" and second.path == first.path  # the key's one stable name
+    assert [p.name for p in corpus.files()] == [first.path.name]
+    assert second.previous.read_text() == before  # the old one in superseded/, byte for byte
+    assert load(second.path).content_id() == small.content_id()
+
+
+def test_an_old_style_name_is_moved_onto_the_stable_one(tmp_path, big_and_small):
+    from harness.corpus import Corpus
+    from harness.reproducer import write_new
+
+    big, small = big_and_small
+    corpus = Corpus(tmp_path, "haproxy_queue")
+    legacy = corpus.dir / f"pre-fix--stuck-server-queue-{big.content_id()}.json"
+    write_new(legacy, big.dumps())
+    stored = corpus.store(small)
+    assert stored.status == "replaced" and not legacy.exists()
+    assert [p.name for p in corpus.files()] == [stored.path.name]
+    assert stored.previous.read_text() == big.dumps()
+
+
+def test_sizes_come_from_replaying_not_from_the_file(tmp_path, big_and_small):
+    import json
+
+    from harness.corpus import Corpus
+    from harness.reproducer import write_new
+
+    big, small = big_and_small
+    corpus = Corpus(tmp_path, "haproxy_queue")
+    # a big reproducer whose file claims to be tiny
+    d = json.loads(big.dumps())
+    d["minimized"] = {"after": {"threads": 1, "servers": 1, "requests": 1, "events": 0, "steps": 1, "preemptions": 0}}
+    liar = corpus.path_for(big.variant, big.signature)
+    write_new(liar, json.dumps(d))
+    assert corpus.store(small).status == "replaced"
+    # a stored file that no longer replays to its verdict loses to any one that does
+    d = json.loads(small.dumps())
+    d["schedule"]["decisions"] = []
+    stale = tmp_path / "stale"
+    c2 = Corpus(stale, "haproxy_queue")
+    write_new(c2.path_for(small.variant, small.signature), json.dumps(d))
+    assert c2.store(big).status == "replaced"
+
+
+def test_corrupt_corpus_files_are_reported_not_skipped_silently(tmp_path, capsys, big_and_small):
+    from harness.corpus import Corpus
+
+    corpus = Corpus(tmp_path, "haproxy_queue")
+    corpus.store(big_and_small[1])
+    (corpus.dir / "truncated.json").write_text('{"format": "qfuzz-reproducer", "version": 1, "tar')
+    reps = list(corpus.reproducers())
+    assert len(reps) == 1
+    err = capsys.readouterr().err
+    assert "truncated.json" in err and "warning" in err and len(err.strip().splitlines()) == 1
+
+
+def test_superseded_is_bounded(tmp_path, big_and_small):
+    import time
+
+    from harness.corpus import SUPERSEDED_KEEP, Corpus
+
+    big, small = big_and_small
+    corpus = Corpus(tmp_path, "haproxy_queue")
+    path = corpus.store(big).path
+    old = corpus.dir / "superseded"
+    old.mkdir()
+    for i in range(SUPERSEDED_KEEP + 4):
+        f = old / f"{path.stem}.{i:010x}.json"
+        f.write_text("{}")
+        os.utime(f, (time.time() - 1000 + i, time.time() - 1000 + i))
+    other = old / "another-key.0000000000.json"
+    other.write_text("{}")
+    corpus.store(small)
+    kept = sorted(p.name for p in old.glob(f"{path.stem}.*.json"))
+    assert len(kept) == SUPERSEDED_KEEP
+    assert f"{path.stem}.{0:010x}.json" not in kept  # the oldest went, the one just superseded stayed
+    assert other.exists()  # another key's history is its own

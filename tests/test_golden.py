@@ -69,17 +69,17 @@ def test_golden_file_replays_exactly_as_recorded(path):
 
 def test_a_file_from_a_newer_format_is_refused_on_one_line(tmp_path):
     from harness.errors import ReproducerError
-    from harness.reproducer import VERSION, load
+    from harness.reproducer import LATEST, load
     from support import qfuzz
 
     d = json.loads(FILES[0].read_text())
-    d["version"] = VERSION + 1  # version 2 while qfuzz reads version 1
+    d["version"] = LATEST + 1  # one past the newest format this qfuzz reads
     f = tmp_path / "newer.json"
     f.write_text(json.dumps(d))
     with pytest.raises(ReproducerError) as err:
         load(f)
     msg = str(err.value)
-    assert msg == f"{f}: version: {VERSION + 1} is newer than this qfuzz reads ({VERSION}); upgrade qfuzz"
+    assert msg == f"{f}: version: {LATEST + 1} is newer than this qfuzz reads ({LATEST}); upgrade qfuzz"
     out = qfuzz("repro", str(f))
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.splitlines() == [f"qfuzz: error: {msg}"]

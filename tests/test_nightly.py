@@ -22,6 +22,7 @@ def test_a_short_night_is_clean_survives_crashes_and_reports(tmp_path):
                 "--variants", "default,crashes-at-13,hangs-at-17,pre-fix,coarse", "--engines", "pct",
                 "--hang-timeout", "3", timeout=180)
     assert out.returncode == 0, out.stdout + out.stderr
+    assert "elapsed" in next(ln for ln in out.stdout.splitlines() if ln.startswith("progress:"))  # a pipe: plain lines
     md, js, xml = (tmp_path / "r" / n for n in ("nightly.md", "nightly.json", "nightly.xml"))
     assert md.exists() and js.exists() and xml.exists()
     report = json.loads(js.read_text())
@@ -44,19 +45,36 @@ def test_a_short_night_is_clean_survives_crashes_and_reports(tmp_path):
 def test_a_missed_canary_or_a_new_unexplained_failure_fails_the_night():
     item = Item("haproxy_queue", "pre-fix", "pct", 0, 1.0)
     only_backend = ItemResult(item, 100, 1.0, [Found("STUCK:backend-queue:LB_FULL:PNS_EMPTY", "STUCK", "backend-queue",
-                                                     "5541d4995", "kept", "x.json", 5, 0.1)])
+                                                     "5541d4995", "kept", "x.json", 5, 0.1, ["5541d4995/backend"])])
     s = summarize("now", 1.0, 1, [only_backend], [], False)
     assert s.exit_status == 1
     assert [c["status"] for c in s.canaries] == ["missed", "found"]
+    # a look-alike the seed fix does not remove (finding F1) is no canary
+    look_alike = ItemResult(item, 100, 1.0, [Found("STUCK:backend-queue:LB_FULL:PNS_EMPTY", "STUCK", "backend-queue",
+                                                   "5541d4995", "kept", "x.json", 5, 0.1, [])])
+    assert [c["status"] for c in summarize("now", 1.0, 1, [look_alike], [], False).canaries] == ["missed", "missed"]
     clean = Item("haproxy_queue", "coarse", "pct", 0, 1.0)
     bad = ItemResult(clean, 100, 1.0, [Found("STUCK:server-queue:ASQ_SERVED:PNS_EMPTY", "STUCK", "server-queue", "",
                                              "new", "y.json", 5, 0.1)])
     s = summarize("now", 1.0, 1, [bad], [], False)
     assert s.exit_status == 1 and s.new_unexplained
+    # on a variant that expects no failure, one the corpus already holds fails the night too
     known = ItemResult(clean, 100, 1.0, [Found("STUCK:server-queue:ASQ_SERVED:PNS_EMPTY", "STUCK", "server-queue", "",
                                                "kept", "y.json", 5, 0.1)])
-    assert summarize("now", 1.0, 1, [known], [], False).exit_status == 0  # already in the corpus: not new
+    s = summarize("now", 1.0, 1, [known], [], False)
+    assert s.exit_status == 1 and s.new_unexplained[0]["status"] == "kept"
+    # on a buggy variant, an unexplained failure already in the corpus is old news
+    old = ItemResult(item, 100, 1.0, [Found("STUCK:backend-queue:LB_FULL:PNS_EMPTY", "STUCK", "backend-queue",
+                                            "5541d4995", "kept", "x.json", 5, 0.1, ["5541d4995"]),
+                                      Found("STUCK:server-queue:ASQ_SERVED:PNS_EMPTY", "STUCK", "server-queue",
+                                            "5541d4995", "kept", "x.json", 5, 0.1, ["5541d4995"]),
+                                      Found("SAFETY:-:SOMETHING:-", "SAFETY", "-", "", "kept", "z.json", 5, 0.1)])
+    s = summarize("now", 1.0, 1, [old], [], False)
+    assert s.exit_status == 0 and s.known_unexplained and not s.new_unexplained
     assert summarize("now", 1.0, 1, [ItemResult(clean, error="boom")], [], False).exit_status == 2
+    # a night stopped before all its items ran is never green
+    s = summarize("now", 1.0, 1, [old], [clean], True)
+    assert s.exit_status == 2 and s.verdict == "CANCELLED"
 
 
 def test_sigterm_stops_cleanly_with_a_report(tmp_path):
@@ -70,7 +88,34 @@ def test_sigterm_stops_cleanly_with_a_report(tmp_path):
     time.sleep(8)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode in (0, 1), out + err
+    # a cancelled night is an infrastructure failure: exit 2 and one line saying so, never "clean"
+    assert proc.returncode == 2, out + err
+    assert "Traceback" not in err and "SIGTERM" in err.strip().splitlines()[-1]
     report = json.loads((tmp_path / "r" / "nightly.json").read_text())
-    assert report["stopped_early"] is True
+    assert report["stopped_early"] is True and report["verdict"].startswith("CANCELLED")
     assert report["items"] and report["skipped"]
+    # JUnit: every item that never started is a skipped test case, not a passed one
+    cases = ET.parse(tmp_path / "r" / "nightly.xml").getroot().findall("testcase")
+    skipped = {(c.get("classname"), c.get("name")) for c in cases if c.find("skipped") is not None}
+    for i in report["skipped"]:
+        assert (f"{i['target']}.{i['variant']}", i["engine"]) in skipped
+    # no crash reproducer for a worker the stop terminated
+    assert not report["crashes"]
+
+
+def test_sigterm_right_after_start_still_writes_a_report(tmp_path):
+    import os
+    import sys
+
+    script = Path(sys.executable).parent / "qfuzz"
+    proc = subprocess.Popen([str(script), "nightly", "--time", "300", "--jobs", "2", "--report", str(tmp_path / "r"),
+                             "--corpus", str(tmp_path / "c"), "--variants", "pre-fix,coarse"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while "work items" not in proc.stdout.readline() and time.monotonic() < deadline:  # the header, then at once
+        pass
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2, out + err
+    report = json.loads((tmp_path / "r" / "nightly.json").read_text())
+    assert report["exit_status"] == 2 and report["skipped"]

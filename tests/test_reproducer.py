@@ -52,12 +52,13 @@ def test_corpus_keeps_one_per_variant_and_signature_and_only_smaller_replaces(tm
     assert small.size() < big.size()
     second = corpus.store(small)
     assert second.status == "replaced"
-    assert not first.path.exists() and second.previous.exists()  # moved, not lost
+    assert second.path == first.path and second.previous.exists()  # replaced in place, the old one kept
     assert [p.name for p in corpus.files()] == [second.path.name]
     assert corpus.store(big).status == "kept"
     # the same signature on another variant is another entry
-    other = from_execution(stuck)
-    other.variant = "server-fix"
+    back = from_execution(first_failure("pre-fix", SEEDS["seed-roundrobin"]))
+    other = from_execution(back.replay("server-fix"))  # replays to the same signature there
+    assert other.signature == back.signature and corpus.store(back).status == "new"
     assert corpus.store(other).status == "new"
 
 

@@ -5,10 +5,12 @@ superseded/), nothing is overwritten."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from rich.console import Console
 
 from ..errors import QfuzzError
+from .common import writable_dir
 
 HELP = "merge reproducers from other corpora into this one"
 
@@ -24,8 +26,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from ..inputs import expand
 
     counts = {"new": 0, "replaced": 0, "kept": 0}
-    for path in expand(args.sources):
-        rep = load(path)
+    reps = [load(path) for path in expand(args.sources)]  # all checked first
+    for t in sorted({r.target for r in reps}):
+        writable_dir(Path(args.corpus) / t, "--corpus")
+    for rep in reps:
         stored = Corpus(args.corpus, rep.target).store(rep)
         counts[stored.status] += 1
         if stored.status != "kept":

@@ -8,7 +8,8 @@ from pathlib import Path
 from rich.console import Console
 
 from ..errors import QfuzzError
-from .common import positive_float, positive_int
+from ..minimizer import EFFORT
+from .common import positive_float, positive_int, writable_dir, writable_file
 
 HELP = "shrink reproducers and crash files"
 
@@ -18,8 +19,8 @@ def add_arguments(mn: argparse.ArgumentParser) -> None:
     mn.add_argument("-o", "--output", help="where to write: a file for one input, a directory for several "
                                            "(default: next to each input, NAME.min.json)")
     mn.add_argument("--time", type=positive_float, default=5.0, help="seconds to spend on each, at most (default 5)")
-    mn.add_argument("--effort", type=positive_int, default=20000,
-                    help="fresh schedules to try per smaller workload (default 20000)")
+    mn.add_argument("--effort", type=positive_int, default=EFFORT,
+                    help=f"fresh schedules to try per smaller workload (default {EFFORT})")
     mn.add_argument("--target", help="the target of libFuzzer crash files (raw bytes)")
     mn.add_argument("--variant", help="the variant of libFuzzer crash files")
     mn.add_argument("--workload", help="for crash files of a run with a pinned workload: that file")
@@ -37,17 +38,24 @@ def run(args: argparse.Namespace, console: Console) -> int:
         if inp.reproducer is None:
             raise QfuzzError(f"{inp.path}: a {inp.kind} reproducer has no schedule to shrink; replay it with qfuzz repro")
     out = Path(args.output) if args.output else None
+    # where each result goes, checked before any work (a bad -o is one line and exit 2)
+    if out is not None and len(inputs) > 1:
+        writable_dir(out, "-o")
+        dests = [out / f"{inp.path.stem}.min.json" for inp in inputs]
+    else:
+        dests = [out or inp.path.with_name(f"{inp.path.stem}.min.json") for inp in inputs]
+    for d in dests:
+        writable_file(d, "-o" if out is not None else "output")
     if out is not None and len(inputs) > 1:
         out.mkdir(parents=True, exist_ok=True)
-    for inp in inputs:
+    for inp, target in zip(inputs, dests):
         rep = inp.reproducer
-        assert rep is not None
+        if rep is None:
+            raise QfuzzError(f"{inp.path}: has no schedule to shrink")
         ex = rep.replay(trace=False)
         if ex.verdict.ok or (inp.kind == "reproducer" and ex.verdict.signature != rep.signature):
             raise QfuzzError(f"{inp.path}: does not reproduce its failure ({rep.signature}); nothing to minimize")
         m = minimize(ex, seconds=args.time, effort=args.effort)
-        target = (out / f"{inp.path.stem}.min.json" if out is not None and len(inputs) > 1 else out) \
-            or inp.path.with_name(f"{inp.path.stem}.min.json")
         small = from_execution(m.execution, found=rep.found)
         small.minimized = {"before": m.before.to_json(), "after": m.after.to_json()}
         console.print(f"{inp.path}: {ex.verdict.signature}")

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import sys
 from pathlib import Path
 from typing import Any, Optional
 
 from rich.console import Console
 from rich.text import Text
 
-from .common import positive_int
+from ..errors import QfuzzError
+from .common import positive_int, writable_dir
 
 HELP = "replay reproducers and crash files"
 
@@ -85,17 +87,37 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from ..crash import run_in_child
     from ..htmltrace import page_paths
     from ..inputs import expand, load
-    from ..targets import get
+    from ..reproducer import one_line
 
     paths = expand(args.files)
-    # every file is checked before anything runs
+    # every file is checked before anything runs; a bad one is reported (one line
+    # each), the good ones still replay, and the exit status is 2 at the end
     workload = Path(args.workload) if args.workload else None
-    inputs = [load(p, args.target, args.variant if args.target else None, workload) for p in paths]
-    if args.variant and not args.target:
-        for i in inputs:
-            if i.reproducer is not None:
-                get(i.reproducer.target).variant(args.variant)
-    pages: list[Optional[Path]] = [*page_paths(paths, args.html)] if args.html else [None] * len(inputs)
+    if workload is not None:
+        from ..reproducer import read_limited
+
+        read_limited(workload)  # a bad --workload is bad usage: before any replay
+    loaded: list[tuple[Path, Any]] = []
+    bad = 0
+    for p in paths:
+        try:
+            inp = load(p, args.target, args.variant if args.target else None, workload)
+            if args.variant and not args.target and inp.reproducer is not None:
+                inp.reproducer.target_object().variant(args.variant)  # a program's own variants too
+            loaded.append((p, inp))
+        except QfuzzError as exc:
+            if len(paths) == 1 or (args.variant and "unknown variant" in str(exc)):
+                raise
+            bad += 1
+            console.file.flush()
+            sys.stderr.write(f"qfuzz: error: {one_line(str(exc))}\n")
+    if not loaded:
+        raise QfuzzError(f"none of the {len(paths)} files can be replayed")
+    every = [*page_paths(paths, args.html)] if args.html else [None] * len(paths)
+    for page in {pg.parent for pg in every if pg is not None}:
+        writable_dir(page, "--html")
+    pages: list[Optional[Path]] = [every[paths.index(p)] for p, _ in loaded]
+    inputs = [inp for _, inp in loaded]
     status = 0
     for inp, page in zip(inputs, pages):
         if inp.kind == "stress":
@@ -105,11 +127,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
                                                        budget=args.budget, haproxy_version_=args.haproxy_version)))
         elif inp.kind == "crash":
             outcomes = [run_in_child(inp.crash) for _ in range(args.runs)]  # type: ignore[arg-type]
-            bad = [o for o in outcomes if o[0] != "ok"]
+            failed = [o for o in outcomes if o[0] != "ok"]
             console.print(Text.assemble((str(inp.path), "bold"), f"  recorded: {inp.crash.reason}; "  # type: ignore[union-attr]
                                         f"replayed in a child process {len(outcomes)} time(s): ",
-                                        (", ".join(sorted({f'{o}: {d}' for o, d in outcomes})), "bold red" if bad else "bold green")))
-            status = max(status, 1 if bad else 0)
+                                        (", ".join(sorted({f'{o}: {d}' for o, d in outcomes})), "bold red" if failed else "bold green")),
+                          soft_wrap=True)  # one line a script can grep, however long the path
+            status = max(status, 1 if failed else 0)
         elif args.against:
             from ..stress import binary
 
@@ -117,4 +140,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
                                                     budget=args.budget, haproxy_version_=args.haproxy_version)))
         else:
             status = max(status, int(replay_model(inp.reproducer, args, page, console, inp.kind == "raw")))
+    if bad:
+        console.file.flush()
+        sys.stderr.write(f"qfuzz: error: {bad} of {len(paths)} files could not be replayed (see above)\n")
+        return 2
     return status

@@ -21,10 +21,13 @@ children it starts for -jobs/-fork, so qfuzz's own settings travel as
                                             comma-separated in the variable; default every failure)
     --keep-going                            no failure is a crash: store each and go on
     --minimize-time=S      QFUZZ_MINIMIZE_TIME  seconds to minimize a failure before storing (default 5)
+    --program=FILE         QFUZZ_PROGRAM    a C program target (harness.program.cli.program_file)
 
 A failing verdict whose signature matches --crash-on is minimized, stored in
 the corpus, then raised: libFuzzer writes crash-<sha1> and exits 77.  Other
-failures are stored once per signature and fuzzing goes on.  Unless given,
+failures are stored once per signature and fuzzing goes on.  A bad setting
+or an internal error (an unwritable corpus, a bug in qfuzz) is never a
+crash: one line on stderr and exit 2, no crash-* file.  Unless given,
 -timeout=25 (a native hang ends as a timeout-* file, exit 70), -max_len=64
 and -len_control=0 are passed (see DEFAULT_FLAGS).
 """
@@ -40,7 +43,7 @@ from typing import Any, NoReturn, Optional, Sequence
 from ..errors import QfuzzError
 
 DEFAULT_TIMEOUT = 25  # seconds per input, minimization of a new failure included
-OWN_FLAGS = ("target", "variant", "workload", "corpus", "crash-on", "minimize-time")
+OWN_FLAGS = ("target", "variant", "workload", "corpus", "crash-on", "minimize-time", "program")
 
 
 class InterleavingFailure(Exception):
@@ -56,6 +59,7 @@ class Config:
     features: int = 1  # 0: off; 1: the core's default set; other values: a QF_FT_* mask (measurements)
     crash_on: tuple[str, ...] = ("*",)
     minimize_seconds: float = 5.0
+    program: Optional[str] = None  # a C program's description (JSON), when the target is one
 
     def crashes(self, signature: str) -> bool:
         return any(fnmatch.fnmatchcase(signature, p) for p in self.crash_on)
@@ -71,6 +75,8 @@ class Config:
             out.append("--keep-going")
         out += [f"--crash-on={p}" for p in self.crash_on if self.crash_on != ("*",)]
         out.append(f"--minimize-time={self.minimize_seconds:g}")
+        if self.program:
+            out.append(f"--program={self.program}")
         return out
 
 
@@ -123,6 +129,7 @@ def parse_config(argv: Sequence[str], target: Optional[str] = None, variant: Opt
         features=0 if "no-features" in switches else _features(os.environ.get("QFUZZ_FEATURES", "1")),
         crash_on=crash_on,
         minimize_seconds=max(0.0, minimize_seconds),
+        program=get("program", "QFUZZ_PROGRAM", None) or None,
     )
 
 
@@ -141,6 +148,10 @@ class FuzzTarget:
         from ..targets import get
 
         c = self.config
+        if c.program:
+            from ..program.cli import load_program_file
+
+            load_program_file(c.program)  # registers the program target under its name
         self.target = get(c.target)
         self.target.variant(c.variant)
         self.workload = self.target.workload(load_workload(c.workload, self.target.name)) if c.workload else None
@@ -171,6 +182,21 @@ class FuzzTarget:
         self.started = time.monotonic()  # time to a failure counts from the first input
 
     def __call__(self, data: bytes) -> None:
+        try:
+            self._one(data)
+        except InterleavingFailure:
+            raise
+        except BaseException as exc:
+            # qfuzz's own fault (an unwritable corpus, a bug): no crash-* file, which a
+            # CI would file as a bug in the target, but one line and exit 2
+            from ..cli import internal_error
+
+            _event(f"error {type(exc).__name__}: {exc}")
+            internal_error(exc)
+            sys.stderr.flush()
+            os._exit(2)
+
+    def _one(self, data: bytes) -> None:
         from ..fuzzinput import decode
         from ..runner import run
 
@@ -214,12 +240,25 @@ class FuzzTarget:
             counters[:] = saved
             if kept.stored:
                 where = f"\n  reproducer: {kept.stored.path}\n  replay:     qfuzz repro {kept.stored.path}"
+        _event(f"failure {sig}")
         if crash:
             raise InterleavingFailure(
                 f"{sig}: {ex.verdict.detail}\n  found after {found['executions']} executions in {found['seconds']:.3f} s"
                 f"{where}"
             )
         print(f"qfuzz: {sig} (not a crash here: kept, fuzzing goes on){where}", file=sys.stderr, flush=True)
+
+
+def _event(line: str) -> None:
+    """Tell `qfuzz fuzz` (which sets QFUZZ_EVENTS) what happened: libFuzzer's
+    exit status alone cannot tell a failure from an error, least of all with
+    -jobs.  One short append per line: atomic across the -jobs workers."""
+    path = os.environ.get("QFUZZ_EVENTS")
+    if path:
+        from ..reproducer import one_line
+
+        with open(path, "a") as f:
+            f.write(one_line(line)[:500] + "\n")
 
 
 def _libfuzzer_path() -> str:
@@ -256,9 +295,16 @@ def main(argv: Optional[Sequence[str]] = None, *, target: Optional[str] = None, 
     prog = os.path.basename(argv[0]) if argv else "qfuzz-atheris"
     try:
         config = parse_config(argv, target, variant)
+        if config.corpus:
+            from ..commands.common import writable_dir
+
+            writable_dir(os.path.join(config.corpus, config.target), "--corpus")
         fuzz_target = FuzzTarget(config)
     except QfuzzError as exc:
-        sys.stderr.write(f"{prog}: error: {exc}\n")
+        from ..reproducer import one_line
+
+        _event(f"error {exc}")
+        sys.stderr.write(f"{prog}: error: {one_line(str(exc))}\n")
         sys.exit(2)
     import atheris
 

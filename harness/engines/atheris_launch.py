@@ -34,6 +34,20 @@ class Launched:
     seconds: float
     reproducers: list[Path] = field(default_factory=list)  # JSON reproducers written meanwhile
     artifacts: list[Path] = field(default_factory=list)  # crash-*, timeout-*, oom-* files
+    failures: list[str] = field(default_factory=list)  # signatures the fuzz target saw fail
+    errors: list[str] = field(default_factory=list)  # qfuzz errors in the fuzz target (never crashes)
+
+    def status(self) -> int:
+        """qfuzz's exit status (0 nothing found, 1 a failure, 2 an error) from
+        libFuzzer's (0; 77 crash, 70 timeout, 71 out of memory; 1 a -jobs
+        worker failed, or bad flags; 72 interrupted) and what the run left."""
+        if self.errors:
+            return 2
+        if self.returncode == 0:
+            return 1 if self.failures else 0  # --keep-going: failures stored, none a crash
+        if self.returncode in (77, 70, 71) or self.returncode == 1:
+            return 1 if (self.artifacts or self.failures) else 2  # no crash file: not a finding
+        return 2
 
 
 def default_workdir(target: str, variant: str) -> Path:
@@ -83,8 +97,16 @@ def launch(
     before = set(_artifacts(workdir))
     started = time.time()
     t0 = time.monotonic()
-    proc = subprocess.run(cmd, cwd=workdir, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    events = workdir / f".events-{os.getpid()}"
+    events.write_text("")
+    try:
+        proc = subprocess.run(cmd, cwd=workdir, env={**os.environ, "PYTHONUNBUFFERED": "1", "QFUZZ_EVENTS": str(events)})
+        lines = events.read_text(errors="replace").splitlines()
+    finally:
+        events.unlink(missing_ok=True)
     out = Launched(proc.returncode, cmd, workdir, time.monotonic() - t0)
+    out.failures = sorted({ln.split(" ", 1)[1] for ln in lines if ln.startswith("failure ")})
+    out.errors = [ln.split(" ", 1)[1] for ln in lines if ln.startswith("error ")]
     out.artifacts = sorted(set(_artifacts(workdir)) - before)
     if config.corpus:
         d = Path(config.corpus) / config.target

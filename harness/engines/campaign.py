@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from ..attribution import Attribution, attribute
 from ..corpus import Corpus, Stored
 from ..execution import Execution
 from ..minimizer import Minimized, minimize
@@ -18,6 +19,7 @@ from ..schedulers import make
 from ..target import Pattern, Target, Workload
 
 SCHEDULES_PER_WORKLOAD = 16  # drawn from the mix, a workload serves this many schedules
+MIN_MINIMIZE = 0.5  # seconds: a failure found as the budget ends is still minimized this long
 
 
 @dataclass
@@ -30,6 +32,7 @@ class Finding:
     expected: Optional[Pattern] = None
     minimized: Optional[Minimized] = None
     stored: Optional[Stored] = None
+    attribution: Optional[Attribution] = None  # which fix removes it (harness/attribution.py)
 
     @property
     def kind(self) -> str:
@@ -43,12 +46,22 @@ class Finding:
 @dataclass
 class CampaignResult:
     executions: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # wall time, minimizing and storing included
     findings: dict[str, Finding] = field(default_factory=dict)
+    minimize_seconds: float = 0.0  # the part of `seconds` spent minimizing and storing new failures
+    budget: Optional[float] = None  # the wall-time budget it ran under
+
+    @property
+    def search_seconds(self) -> float:
+        return max(0.0, self.seconds - self.minimize_seconds)
 
     @property
     def exec_per_second(self) -> float:
-        return self.executions / self.seconds if self.seconds else 0.0
+        return self.executions / self.search_seconds if self.search_seconds else 0.0
+
+    @property
+    def remaining(self) -> Optional[float]:
+        return None if self.budget is None else max(0.0, self.budget - self.seconds)
 
 
 def schedule_seed(seed: int, i: int) -> int:
@@ -67,6 +80,8 @@ class Campaign:
         corpus: Optional[Corpus] = None,
         minimize_seconds: float = 5.0,
         params: Optional[dict[str, Any]] = None,
+        mix: Optional[str] = None,
+        attribute: bool = True,
     ):
         self.target = target
         self.variant = target.variant(variant)
@@ -76,13 +91,15 @@ class Campaign:
         self.corpus = corpus
         self.minimize_seconds = minimize_seconds
         self.params = dict(params or {})
+        self.attribute = attribute and bool(target.fixes())  # no fix switches: nothing to attribute to
+        self.mix = mix or target.default_mix  # one mix for every variant; the variant's own is an option
         make(strategy, 0, **self.params)  # validate the name and parameters now
 
     def workload_for(self, i: int) -> Workload:
         if self.workload is not None:
             return self.workload
         rnd = random.Random(schedule_seed(self.seed, i // SCHEDULES_PER_WORKLOAD))
-        return self.target.workload(self.target.generate(rnd, self.variant.mix))
+        return self.target.workload(self.target.generate(rnd, self.mix))
 
     def run(
         self,
@@ -101,18 +118,21 @@ class Campaign:
         for a new finding, or `should_stop()`).  Execution numbers start at
         `first` (a restarted worker goes on where it died); `on_execution(i)`
         is told each number before it runs, so a crash can be pinned to its
-        input.  `seconds` counts searching only; `deadline` (time.monotonic())
-        is a hard wall-clock end, minimizing included."""
-        result = CampaignResult()
-        start = time.monotonic()  # moved forward by the time spent minimizing and storing
+        input.  `seconds` is wall time, minimizing included (each new failure
+        is minimized within what is left of it, MIN_MINIMIZE at least);
+        `deadline` (time.monotonic()) is a hard wall-clock end as well."""
+        result = CampaignResult(budget=seconds)
+        start = time.monotonic()
+        end = min(start + seconds if seconds is not None else float("inf"),
+                  deadline if deadline is not None else float("inf"))
         next_tick = start + 0.25
         w: Optional[Workload] = None
         i = first
         while True:
             now = time.monotonic()
-            if (runs is not None and i - first >= runs) or (seconds is not None and now - start >= seconds):
+            if (runs is not None and i - first >= runs) or now >= end:
                 break
-            if (should_stop is not None and should_stop()) or (deadline is not None and now >= deadline):
+            if should_stop is not None and should_stop():
                 break
             if on_tick and now >= next_tick:
                 result.executions, result.seconds = i - first, now - start
@@ -131,8 +151,15 @@ class Campaign:
                 result.findings[sig].count += 1
                 continue
             found_at = time.monotonic()
-            finding = self._new_finding(ex, i, found_at - start)
-            start += time.monotonic() - found_at  # budgets and rates count searching only
+            wanted = self.minimize_seconds
+            if end != float("inf"):  # the budget is wall time: minimize within what is left of it
+                self.minimize_seconds = min(wanted, max(end - found_at, min(wanted, MIN_MINIMIZE)))
+            try:
+                # first_seconds: time spent searching (earlier minimizations left out), as benchmarks compare
+                finding = self._new_finding(ex, i, found_at - start - result.minimize_seconds)
+            finally:
+                self.minimize_seconds = wanted
+            result.minimize_seconds += time.monotonic() - found_at
             result.findings[sig] = finding
             if on_new:
                 on_new(finding)
@@ -150,10 +177,12 @@ class Campaign:
             v.signature, i, elapsed, ex, expected=self.variant.explains(v.kind, v.path, *v.labels)
         )
         if self.minimize_seconds > 0:
-            finding.minimized = minimize(ex, seconds=self.minimize_seconds, effort=max(600, 2 * i))
+            finding.minimized = minimize(ex, seconds=self.minimize_seconds)
             finding.execution = finding.minimized.execution
         else:
             finding.execution = run(ex.target, ex.variant, ex.workload, ex.scheduler)  # with its trace
+        if self.attribute:
+            finding.attribution = attribute(finding.execution)
         if self.corpus is not None:
             rep = from_execution(
                 finding.execution,
@@ -166,6 +195,7 @@ class Campaign:
                     "date": now_iso(),
                 },
             )
+            rep.attribution = finding.attribution.to_json() if finding.attribution else None
             if finding.minimized:
                 rep.minimized = {"before": finding.minimized.before.to_json(), "after": finding.minimized.after.to_json()}
             finding.stored = self.corpus.store(rep)

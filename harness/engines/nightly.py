@@ -41,6 +41,7 @@ class Found:
     file: str
     first_execution: int
     first_seconds: float
+    removed_by: list[str] = field(default_factory=list)  # the fixes that remove it (harness/attribution.py)
 
 
 @dataclass
@@ -92,6 +93,7 @@ def _worker(slot: int, cpu: int, item: Item, first: int, corpus_dir: str, progre
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; Ctrl-C reaches the whole group
+    _die_with_parent()
     set_cpu(cpu)
     target = get(item.target)
     variant = target.variant(item.variant)
@@ -111,14 +113,30 @@ def _worker(slot: int, cpu: int, item: Item, first: int, corpus_dir: str, progre
             v = f.execution.verdict
             why = variant.explains(v.kind, v.path, *v.labels)
             out.findings.append(Found(f.signature, v.kind, v.path, why.why if why else "", f.stored.status if f.stored else "",
-                                      str(f.stored.path) if f.stored else "", f.first_execution, round(f.first_seconds, 3)))
+                                      str(f.stored.path) if f.stored else "", f.first_execution, round(f.first_seconds, 3),
+                                      list(f.attribution.removed_by) if f.attribution else []))
     except Exception as exc:  # reported, not raised: the parent must get a result
         out.error = f"{type(exc).__name__}: {exc}"
         traceback.print_exc()
     results.put((slot, asdict(out)))
 
 
+def _die_with_parent() -> None:
+    """SIGTERM when the parent dies (even by SIGKILL): no orphan keeps
+    fuzzing and writing into the corpus after its night is over."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() == 1:  # the parent died before prctl
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 # -- the parent ----------------------------------------------------------------------
+
+STOP_GRACE = 5.0  # seconds a stopped worker gets to report before it is killed
 
 
 @dataclass
@@ -132,6 +150,7 @@ class Slot:
     last_move: float = 0.0
     count_at_start: int = 0
     partial: Optional[ItemResult] = None
+    terminated: bool = False  # sent SIGTERM by stop()
 
 
 class Nightly:
@@ -152,20 +171,40 @@ class Nightly:
         self.progress = ctx.Array("q", 2 * jobs, lock=False)
         self.queue = ctx.Queue()
         self.stopping = False
+        self.stopped_at = 0.0
         self.pending = list(self.items)
 
     def stop(self) -> None:
+        """Stop the night (a signal handler may call it at any point of run())."""
+        if not self.stopping:
+            self.stopped_at = time.monotonic()
         self.stopping = True
         self.pending.clear()
+        self._terminate()
+
+    def _terminate(self) -> None:
         for s in self.slots:
-            if s.proc is not None and s.proc.is_alive():
+            if s.proc is not None and not s.terminated and s.proc.is_alive():
+                s.terminated = True
                 s.proc.terminate()  # SIGTERM: the worker finishes what it found and reports
+
+    def _stopped(self, slot: Slot) -> None:
+        """A worker that ended (or was killed) because the night was stopped:
+        what it ran counts, and it is no crash."""
+        item = slot.item
+        assert item is not None
+        res = slot.partial or ItemResult(item)
+        res.executions += int(self.progress[slot.index * 2 + 1]) - slot.count_at_start
+        res.seconds = time.monotonic() - slot.started
+        res.stopped = True
+        self._finish(slot, res)
 
     def _start(self, slot: Slot, item: Item, first: int = 0, partial: Optional[ItemResult] = None) -> None:
         self.progress[slot.index * 2] = first
         slot.item, slot.started, slot.last_index, slot.last_move = item, time.monotonic(), first, time.monotonic()
         slot.count_at_start = int(self.progress[slot.index * 2 + 1])
         slot.partial = partial
+        slot.terminated = False
         slot.proc = self.ctx.Process(target=_worker, args=(slot.index, slot.cpu, item, first, self.corpus_dir,
                                                             self.progress, self.queue), daemon=True)
         slot.proc.start()
@@ -184,7 +223,8 @@ class Nightly:
         w = camp.workload_for(i)
         sched = camp.scheduler_for(i).to_json()
         crash = Crash(target.name, item.variant, w.to_json(), sched, reason,
-                      found={"engine": item.engine, "seed": item.seed, "execution": i})
+                      found={"engine": item.engine, "seed": item.seed, "execution": i},
+                      program=target.program_block())  # a C program's sources, so the file replays
         path = save(crash, Path(self.corpus_dir) / target.name / "crashes")
         partial = slot.partial or ItemResult(item)
         partial.crashes.append(str(path))
@@ -212,6 +252,8 @@ class Nightly:
             try:
                 idx, data = self.queue.get(timeout=0.2)
                 slot = self.slots[idx]
+                if slot.item is None:  # already counted as stopped (killed after STOP_GRACE)
+                    continue
                 res = _result_from(data)
                 if slot.partial is not None:  # a restarted item: add up its pieces
                     res.executions += slot.partial.executions
@@ -224,13 +266,21 @@ class Nightly:
             except Exception:  # queue.Empty: look after the workers
                 pass
             now = time.monotonic()
+            if self.stopping:
+                self._terminate()  # also a worker started just as the signal came
             for slot in self.slots:
                 if slot.item is None or slot.proc is None:
                     continue
                 i = int(self.progress[slot.index * 2])
                 if i != slot.last_index:
                     slot.last_index, slot.last_move = i, now
-                if not slot.proc.is_alive() and slot.proc.exitcode not in (0, None):
+                if self.stopping and (not slot.proc.is_alive() and slot.proc.exitcode not in (0, None)
+                                      or now - self.stopped_at > STOP_GRACE):
+                    if slot.proc.is_alive():
+                        slot.proc.kill()
+                        slot.proc.join(timeout=5)
+                    self._stopped(slot)
+                elif not slot.proc.is_alive() and slot.proc.exitcode not in (0, None):
                     code = slot.proc.exitcode
                     reason = f"signal {-code} ({_signame(-code)})" if code < 0 else f"exit status {code}"
                     self._crashed(slot, reason)

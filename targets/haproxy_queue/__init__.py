@@ -10,13 +10,15 @@ from typing import Any, Iterator, Mapping
 from harness.errors import WorkloadError
 from harness.target import Target
 
-from .catalog import BUGS, VARIANTS
+from .catalog import BUG_REDIST_PX, BUG_SEED_PX, BUG_SEED_SRV, BUGS, VARIANTS
 
 BALANCES = ("roundrobin", "first", "leastconn", "hash")
-MIXES = ("basic", "persist", "admin", "backup", "all")
+MIXES = ("generic", "basic", "persist", "admin", "backup", "all")
+GRIDS = ("10ms", "1ms", "continuous")  # generated times: a 10 ms grid (before 2026-12), whole ms, or microseconds
 ACTIONS = ("disable", "enable", "set_maxconn", "shutdown")
 MAX_THREADS, MAX_SERVERS, MAX_REQUESTS, MAX_EVENTS = 16, 8, 64, 16
 MAX_TIME = 10_000_000
+MAX_JITTER = 100_000  # timer window, in the workload's time unit
 LAYOUT = 1  # the packed int32 layout shared with model.c (HQ_LAYOUT)
 
 
@@ -75,8 +77,11 @@ class HaproxyQueue(Target):
     path_names = {0: "-", 1: "server-queue", 2: "backend-queue"}
 
     def canonical(self, data: Any, where: str = "workload") -> dict[str, Any]:
-        d = _obj(data, where, {"threads", "servers", "backend", "requests", "events"})
+        d = _obj(data, where, {"threads", "servers", "backend", "requests", "events", "jitter"})
         threads = _int(d, "threads", where, 1, MAX_THREADS)
+        # how long a due timer may wait for a later one (native/core.c, timer jitter); 0, the default,
+        # is left out so that workloads written before it existed stay byte-identical
+        jitter = _int(d, "jitter", where, 0, MAX_JITTER, 0)
         servers = []
         for i, s in enumerate(_list(d, "servers", where, 1, MAX_SERVERS)):
             w = f"{where}.servers[{i}]"
@@ -138,7 +143,10 @@ class HaproxyQueue(Target):
                                   0 if action != "set_maxconn" else None),
                 }
             )
-        return {"threads": threads, "servers": servers, "backend": backend, "requests": requests, "events": events}
+        out = {"threads": threads, "servers": servers, "backend": backend, "requests": requests, "events": events}
+        if jitter:
+            out["jitter"] = jitter
+        return out
 
     def pack(self, data: Mapping[str, Any]) -> bytes:
         b = data["backend"]
@@ -177,47 +185,91 @@ class HaproxyQueue(Target):
     def budget(self, data: Mapping[str, Any]) -> int:
         return 4000 + 1000 * (len(data["requests"]) + len(data["events"]))
 
-    # -- the workload mix ------------------------------------------------------
-    def generate(self, rnd: random.Random, mix: str = "basic") -> dict[str, Any]:
-        """Small workloads where arrivals and service ends share instants on a
-        10 ms grid: that is where threads race.  Mostly maxconn 1.
+    def jitter(self, data: Mapping[str, Any]) -> int:
+        return int(data.get("jitter", 0))
 
-        Mixes: "basic" (load balancing only), "persist" (some requests carry a
-        persistence cookie, so server queues and the backend queue are used
-        together), "admin" (servers disabled, enabled, shut down, resized,
-        with or without option redispatch), "backup" (backup servers and
-        actives going away and coming back), "all" (any of these)."""
+    def fixes(self) -> dict[int, str]:
+        # the seed fix's two halves, then every catalog entry's one reverted fix
+        out = {BUG_SEED_SRV: "5541d4995/server", BUG_SEED_PX: "5541d4995/backend", BUG_REDIST_PX: "53f52e67a"}
+        for bug in BUGS:
+            out.setdefault(VARIANTS[bug.variant].bits, bug.commit)
+        return out
+
+    # -- the workload mix ------------------------------------------------------
+    default_mix = "generic"
+
+    def generate(self, rnd: random.Random, mix: str = "generic", *, grid: str = "1ms",
+                 jitter: int | None = None) -> dict[str, Any]:
+        """A small random workload, mostly maxconn 1.  Times are whole ms
+        (`grid` "1ms"), or a 10 ms grid as before 2026-12 ("10ms"), or
+        microseconds ("continuous": every time in the workload is then in µs).
+        Off the 10 ms grid, arrivals and releases rarely share an instant, so
+        the workload sets a timer window (`jitter`, default 10 ms) within which
+        the schedule may let a timer wait for a later one.
+
+        "generic", the default for every variant, draws every field of the
+        format: maxqueue, minconn/fullconn, weight, servers down at start,
+        backups, persistence cookies, client pokes, admin events and maxconn
+        changes, each in a share of the workloads.  The older hand-picked mixes
+        stay as options: "basic" (load balancing only), "persist" (cookies and
+        pokes), "admin" (servers disabled, enabled, shut down, resized),
+        "backup" (backup servers), "all" (one of these four)."""
         if mix == "all":
-            mix = rnd.choice(MIXES[:-1])
+            mix = rnd.choice(MIXES[1:-1])
         if mix not in MIXES:
             raise WorkloadError(f"unknown workload mix {mix!r} (mixes: {', '.join(MIXES)})")
+        if grid not in GRIDS:
+            raise WorkloadError(f"unknown time grid {grid!r} (grids: {', '.join(GRIDS)})")
+        unit = 1000 if grid == "continuous" else 1
+
+        def t(lo: int, hi: int) -> int:
+            """A time in [lo, hi] ms, in the workload's unit."""
+            if grid == "10ms":
+                return 10 * rnd.randint(-(-lo // 10), hi // 10)
+            return rnd.randint(lo * unit, hi * unit)
+
+        generic = mix == "generic"
         threads = rnd.choice((2, 2, 2, 3, 3, 4))
-        nsrv = rnd.choice((1, 1, 1, 2)) if mix in ("basic", "persist") else rnd.choice((1, 2, 2, 3))
+        if generic:
+            nsrv = rnd.choice((1, 1, 1, 2, 2, 3))
+        else:
+            nsrv = rnd.choice((1, 1, 1, 2)) if mix in ("basic", "persist") else rnd.choice((1, 2, 2, 3))
         servers: list[dict[str, Any]] = [{"maxconn": rnd.choice((1, 1, 1, 1, 2))} for _ in range(nsrv)]
-        if mix == "backup":
+        backend: dict[str, Any] = {"timeout_queue": 50 * unit}
+        persist = mix == "persist" or (generic and rnd.random() < 0.3)
+        admin = mix in ("admin", "backup") or (generic and rnd.random() < 0.4)
+        if mix == "backup" or (generic and rnd.random() < 0.25):
             servers.append({"maxconn": 1, "backup": True})
-        balance = rnd.choice(BALANCES if mix != "persist" else ("roundrobin", "first", "leastconn"))
-        nreq = rnd.randint(2, 6)
+        if generic:
+            for srv in servers[:nsrv]:
+                if rnd.random() < 0.15:
+                    srv["maxqueue"] = rnd.randint(1, 2)
+                if rnd.random() < 0.15:
+                    srv["weight"] = rnd.choice((0, 2, 3))
+                if rnd.random() < 0.1:
+                    srv["down"] = True
+            if rnd.random() < 0.15:  # a dynamic limit: max(minconn, beconn * maxconn / fullconn)
+                srv = rnd.choice(servers[:nsrv])
+                srv["maxconn"], srv["minconn"] = rnd.randint(2, 3), 1
+                backend["fullconn"] = rnd.randint(2, 6)
+        backend["balance"] = rnd.choice(BALANCES if mix != "persist" else ("roundrobin", "first", "leastconn"))
+        backend["redispatch"] = mix != "basic" and rnd.random() < 0.5
         requests = []
-        for _ in range(nreq):
-            r: dict[str, Any] = {
-                "at": 10 * rnd.randint(0, 4),
-                "thread": rnd.randrange(threads),
-                "duration": 10 * rnd.randint(1, 2),
-                "key": rnd.randrange(4),
-            }
-            if mix == "persist" and rnd.random() < 0.5:
+        for _ in range(rnd.randint(2, 6)):
+            r: dict[str, Any] = {"at": t(0, 40), "thread": rnd.randrange(threads), "duration": t(10, 20),
+                                 "key": rnd.randrange(4)}
+            if persist and rnd.random() < 0.5:
                 r["cookie"] = rnd.randrange(nsrv)
-            if mix == "persist" and rnd.random() < 0.3:
-                r["poke"] = r["at"] + 10 * rnd.randint(1, 3)
+            if persist and rnd.random() < 0.3:
+                r["poke"] = r["at"] + t(10, 30)
             requests.append(r)
         requests.sort(key=lambda r: r["at"])
         events = []
-        if mix in ("admin", "backup"):
+        if admin:
             for _ in range(rnd.randint(1, 3)):
                 action = rnd.choice(ACTIONS)
                 e: dict[str, Any] = {
-                    "at": 10 * rnd.randint(0, 4) + rnd.choice((0, 5)),
+                    "at": t(0, 45),
                     "thread": rnd.randrange(threads),
                     "action": action,
                     "server": rnd.randrange(nsrv),  # actives only: backups stay up
@@ -226,13 +278,11 @@ class HaproxyQueue(Target):
                     e["value"] = rnd.choice((1, 2))
                 events.append(e)
             events.sort(key=lambda e: e["at"])
-        return {
-            "threads": threads,
-            "servers": servers,
-            "backend": {"balance": balance, "timeout_queue": 50, "redispatch": mix != "basic" and rnd.random() < 0.5},
-            "requests": requests,
-            "events": events,
-        }
+        out = {"threads": threads, "servers": servers, "backend": backend, "requests": requests, "events": events}
+        window = (10 * unit if grid != "10ms" else 0) if jitter is None else jitter
+        if window:
+            out["jitter"] = window
+        return out
 
     def seed_workloads(self) -> dict[str, dict[str, Any]]:
         """The shape in the seed fix's message: 2 threads, 1 server, maxconn 1,
@@ -294,6 +344,10 @@ class HaproxyQueue(Target):
                     c = _copy(d)
                     c["requests"][i][key] = None
                     yield c
+        if d.get("jitter"):
+            c = _copy(d)
+            del c["jitter"]
+            yield c
         if d["backend"]["redispatch"]:
             c = _copy(d)
             c["backend"]["redispatch"] = False
@@ -319,15 +373,43 @@ class HaproxyQueue(Target):
                 item["at"] = remap[item["at"]]
             yield c
 
+    # -- how its traces read (harness/swimlane.py, harness/htmltrace.py) ---------------
+    def roles(self, verdict: Any) -> tuple[str, str]:
+        if verdict.kind == "STUCK":
+            return ("the queuer's full check", "the releaser's decision not to dequeue")
+        return ("", "")
+
+    def window(self, verdict: Any) -> Any:
+        return "stranded window" if verdict.kind == "STUCK" else None
+
+    def wait(self, ex: Any) -> Any:
+        """The stuck request's wait against `timeout queue` (a harness.target.Wait), or None."""
+        from harness.target import Wait
+
+        v = ex.verdict
+        if v.kind != "STUCK" or v.request is None:
+            return None
+        tq = ex.workload.data.get("backend", {}).get("timeout_queue")
+        queued = next((e.time for e in ex.trace if e.label == "QUEUED" and e.request == v.request), v.stranded_at)
+        waited = v.failed_at - queued if v.failed_at is not None and queued is not None else None
+        line = (f"request {v.request} queued at t={queued}, stranded from t={v.stranded_at}, timed out at "
+                f"t={v.failed_at}: waited {waited} of timeout queue {tq}")
+        return Wait(line, queued, v.stranded_at, v.failed_at, tq if isinstance(tq, int) else None, "queued",
+                    f"failed: waited {waited} of timeout queue {tq}",
+                    ("queued, no server free", "stranded: a server had a free slot"))
+
 
 def _copy(d: Mapping[str, Any]) -> dict[str, Any]:
-    return {
+    c = {
         "threads": d["threads"],
         "servers": [dict(s) for s in d["servers"]],
         "backend": dict(d["backend"]),
         "requests": [dict(r) for r in d["requests"]],
         "events": [dict(e) for e in d["events"]],
     }
+    if d.get("jitter"):
+        c["jitter"] = d["jitter"]
+    return c
 
 
 TARGET = HaproxyQueue()

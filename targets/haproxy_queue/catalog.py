@@ -46,6 +46,10 @@ TRYLOCK_LOSS = Pattern(
 LATE_RELEASE = Pattern(
     "STUCK", "*", "*", "FREE_NODEQ", why="dc9ce9c26: stream_free released a slot without a dequeue (fixed Dec 2024)"
 )
+REDIST_LEFT = Pattern(
+    "STUCK", "backend-queue", "*", "RD_SKIP_PX",
+    why="53f52e67a: the last server went down and the backend queue was left to time out (fixed Oct 2024)",
+)
 # Not upstream bug reports: our findings, explained in docs/findings.md.
 IDLE_BESIDE_BUSY = (
     Pattern("STUCK", "backend-queue", "*", release, why="F1 (docs/findings.md): a server goes idle while another is "
@@ -118,14 +122,21 @@ CATALOG = [
          "LOCK_ORDER", BUG_LOCK_ORDER, Pattern("LOCK_ORDER", why="5e83d996c: proxy lock taken before the server's"),
          "process_srv_queue takes the proxy queue lock, then the server queue lock: the reverse of the global order"),
     _bug("6a78e6169", "BUG/MEDIUM: servers: check the queues once enabling a server", "2018-08", "STUCK",
-         BUG_ENABLE_NOCHECK, Pattern("STUCK", "backend-queue", why="6a78e6169: a re-enabled server ignores the queue"),
-         "requests queue while the only server is in maintenance; it comes back and nobody dequeues them",
+         BUG_ENABLE_NOCHECK,
+         Pattern("STUCK", "*", "*", "ADM_ENABLE_NOCHECK", why="6a78e6169: a re-enabled server ignores the queue"),
+         "requests queue while a server is in maintenance and the others are full; it comes back and nobody "
+         "dequeues them",
          mix="admin"),
     _bug("a8694654b", "BUG/MEDIUM: queue: prevent a backup server from draining the proxy's connections", "2018-08",
          "SAFETY", BUG_BACKUP_DRAIN,
          Pattern("SAFETY", "*", "INV_BACKUP", why="a8694654b: a backup server drains the backend queue beside actives"),
          "an active server comes back while a backup still serves; the backup's release takes from the backend queue",
          mix="backup"),
+    _bug("53f52e67a", "BUG/MEDIUM: queue: always dequeue the backend when redistributing the last server", "2024-10-01",
+         "STUCK", BUG_REDIST_PX,
+         REDIST_LEFT,
+         "requests wait in the backend queue while the last server goes down; pendconn_redistribute only looks at "
+         "that server's own queue, so they wait out timeout queue instead of a 503 at once", mix="admin"),
     _bug("ca275d99c", "BUG/MEDIUM: queue: make sure never to queue when there's no more served conns", "2024-10",
          "LIVELOCK", BUG_SKIPLB_SERVED, ENDLESS_LOOP,
          "the skip-LB shortcut returns FULL while px.served is 0 (a request waits beside an idle backup): queue, "
@@ -138,26 +149,26 @@ SEED_VARIANTS = (
     Variant(
         "pre-fix", TREE_2024_07,
         "the tree at 1a8f3a368, just before 5541d4995: trylock dequeuer, no re-checks", "bugs",
-        shows=(LATE_RELEASE, LIMIT_ROSE, ENABLE_RACE, GRAB_UNCOUNTED, STUCK_SERVER, STUCK_BACKEND, OVERSHOOT, GRABBED),
+        shows=(REDIST_LEFT, LATE_RELEASE, LIMIT_ROSE, ENABLE_RACE, GRAB_UNCOUNTED, STUCK_SERVER, STUCK_BACKEND, OVERSHOOT, GRABBED),
         must_show=(STUCK_SERVER, STUCK_BACKEND),
     ),
     Variant(
         "server-fix", TREE_2024_07 & ~BUG_SEED_SRV,
         "only the server-queue half of 5541d4995 (re-check and process_srv_queue in srv_redispatch_connect)", "bugs",
-        shows=(LATE_RELEASE, LIMIT_ROSE, ENABLE_RACE, GRAB_UNCOUNTED, TRYLOCK_LOSS, STUCK_BACKEND, OVERSHOOT, GRABBED),
+        shows=(REDIST_LEFT, LATE_RELEASE, LIMIT_ROSE, ENABLE_RACE, GRAB_UNCOUNTED, TRYLOCK_LOSS, STUCK_BACKEND, OVERSHOOT, GRABBED),
         must_show=(STUCK_BACKEND,),
     ),
     Variant(
         "seed-fix", TREE_2024_07 & ~(BUG_SEED_SRV | BUG_SEED_PX),
         "both halves of 5541d4995, as upstream shipped them; the trylock residual (b11495652) remains", "bugs",
-        shows=(LATE_RELEASE, TRYLOCK_LOSS, ENDLESS_LOOP, *IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, ENABLE_RACE,
+        shows=(REDIST_LEFT, LATE_RELEASE, TRYLOCK_LOSS, ENDLESS_LOOP, *IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, ENABLE_RACE,
                GRAB_UNCOUNTED, OVERSHOOT, GRABBED),
         mix="all",
     ),
     Variant(
         "dequeuing-fix", TREE_2024_07 & ~(BUG_SEED_SRV | BUG_SEED_PX | BUG_TRYLOCK),
         "seed-fix plus b11495652 (atomic dequeuing flag, then a blocking lock); believed closed upstream", "bugs",
-        shows=(LATE_RELEASE, ENDLESS_LOOP, *IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, ENABLE_RACE, GRAB_UNCOUNTED,
+        shows=(REDIST_LEFT, LATE_RELEASE, ENDLESS_LOOP, *IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, ENABLE_RACE, GRAB_UNCOUNTED,
                OVERSHOOT, GRABBED),
         mix="all",
     ),

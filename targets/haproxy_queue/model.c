@@ -157,8 +157,23 @@ static void lb_hook(void)
 	}
 }
 
-/* `reserved`: the caller already counted the slot in srv.served (CAS fix) */
-static void sess_change_server(struct hq_stream *s, int newsrv, int reserved)
+/* srv.served++ by a path that checked served against `limit` first (0: no
+ * limit): going above that limit is the 3372a2ea0 overshoot.  The oracle
+ * reports it at the next quiescent point (INV_SERVED_MAX).  The bound is
+ * the dynamic limit the code itself used, not the static maxconn: with
+ * minconn/fullconn or slowstart the two differ. */
+static void served_inc(struct hq_server *srv, long limit, int label)
+{
+	long v = qf_add(&srv->served, 1, label);
+	if (limit > 0 && v > limit && !srv->over_val) {
+		srv->over_val = v;
+		srv->over_lim = limit;
+	}
+}
+
+/* `reserved`: the caller already counted the slot in srv.served (CAS fix);
+ * otherwise `limit` is the limit it checked served against (0: none) */
+static void sess_change_server(struct hq_stream *s, int newsrv, int reserved, long limit)
 {
 	if (s->srv_conn == newsrv)
 		return;
@@ -172,7 +187,7 @@ static void sess_change_server(struct hq_stream *s, int newsrv, int reserved)
 	if (newsrv >= 0) {
 		struct hq_server *n = &W.srv[newsrv];
 		if (!reserved)
-			qf_add(&n->served, 1, L_SERVED_INC);
+			served_inc(n, limit, L_SERVED_INC);
 		qf_add(&W.px.served, 1, L_PXSERVED_INC);
 		lb_hook();
 		s->srv_conn = newsrv;
@@ -322,7 +337,7 @@ static void process_srv_queue(struct hq_server *s)
 				stop = !pendconn_process_next_strm(s, px_ok, drain);
 				if (stop)
 					break;
-				qf_add(&s->served, 1, L_PSQ_SERVED_INC);
+				served_inc(s, maxconn, L_PSQ_SERVED_INC);
 			} else {
 				if (!reserve_slot(s, maxconn, L_PSQ_RESERVE))
 					break;
@@ -353,7 +368,11 @@ static int pendconn_add(struct hq_stream *s)
 {
 	/* atomic: free-running stress mode builds this file too, where two
 	 * threads can queue at once (one at a time under the controlled core) */
-	int idx = __atomic_fetch_add(&W.npc, 1, __ATOMIC_RELAXED);
+	int idx = s->spare_pc;
+	if (idx >= 0)
+		s->spare_pc = -1; /* the pool recycles: a long balance_again spin stays a LIVELOCK */
+	else
+		idx = __atomic_fetch_add(&W.npc, 1, __ATOMIC_RELAXED);
 	if (idx >= HQ_MAX_PC)
 		return -1;
 	struct hq_pendconn *p = &W.pc[idx];
@@ -405,6 +424,8 @@ static int pendconn_must_try_again(struct hq_stream *s, int idx)
 		qf_add(&W.px.totpend, -1, L_MTA_TOTPEND);
 		s->pend_pos = -1;
 		p->freed = 1;
+		/* nobody else can reach it: it was unlinked before any picker saw it */
+		s->spare_pc = idx;
 	}
 	return removed;
 }
@@ -471,7 +492,7 @@ static int assign_server(struct hq_stream *s)
 		return SRV_INTERNAL;
 	int conn_slot = s->srv_conn;
 	if (conn_slot >= 0)
-		sess_change_server(s, -1, 0);
+		sess_change_server(s, -1, 0, 0);
 	s->target = -1;
 	int err = SRV_OK;
 	int usable = 0;
@@ -526,11 +547,13 @@ balance_again:
 			return SRV_OK;
 		if (srv->maxconn) {
 			int reserved = 0, full;
+			long limit = 0;
 			if (qf_load(&srv->queue.length, L_ASQ_QLEN)) {
 				full = 1;
 				note_full(s, L_ASQ_QLEN);
 			} else if (BUG(HQ_BUG_SERVED_CHECK)) {
-				full = qf_load(&srv->served, L_ASQ_SERVED) >= hq_dyn_maxconn(srv);
+				limit = hq_dyn_maxconn(srv);
+				full = qf_load(&srv->served, L_ASQ_SERVED) >= limit;
 				if (full)
 					note_full(s, L_ASQ_SERVED);
 			} else {
@@ -545,10 +568,10 @@ balance_again:
 					return SRV_FULL;
 				return pendconn_add(s) >= 0 ? SRV_QUEUED : SRV_INTERNAL;
 			}
-			sess_change_server(s, srv->id, reserved);
+			sess_change_server(s, srv->id, reserved, limit);
 			return SRV_OK;
 		}
-		sess_change_server(s, srv->id, 0);
+		sess_change_server(s, srv->id, 0, 0);
 		return SRV_OK;
 	}
 	if (err == SRV_FULL) {
@@ -695,7 +718,7 @@ static void stream_free(struct hq_stream *s)
 	if (s->srv_conn >= 0) {
 		/* the late release; dc9ce9c26 made it kick the queue */
 		struct hq_server *srv = &W.srv[s->srv_conn];
-		sess_change_server(s, -1, 0);
+		sess_change_server(s, -1, 0, 0);
 		if (BUG(HQ_BUG_FREE_NODEQ)) {
 			note_nodeq(srv, L_FREE_NODEQ);
 			qf_note(L_FREE_NODEQ, srv->id);
@@ -776,7 +799,7 @@ static void process_stream(struct hq_stream *s)
 				s->flags &= ~SF_CURR_SESS;
 				qf_add(&srv->cur_sess, -1, L_CUR_SESS_DEC);
 			}
-			sess_change_server(s, -1, 0);
+			sess_change_server(s, -1, 0, 0);
 			if (may_dequeue_tasks(srv))
 				process_srv_queue(srv);
 			close_with(s, L_RESP_200);
@@ -790,10 +813,14 @@ static void process_stream(struct hq_stream *s)
 
 /* ---- admin events --------------------------------------------------------- */
 
+static void pendconn_redistribute_px(struct hq_server *s);
+
 static void pendconn_redistribute(struct hq_server *s)
 {
-	if (!W.px.redispatch)
+	if (!W.px.redispatch) {
+		pendconn_redistribute_px(s);
 		return;
+	}
 	int n = 0;
 	qf_lock(&s->queue.lock, L_RD_LOCK);
 	for (int idx = s->queue.head; idx >= 0;) {
@@ -810,6 +837,41 @@ static void pendconn_redistribute(struct hq_server *s)
 	if (n) {
 		qf_add(&s->queue.length, -n, L_RD_LENGTH);
 		qf_add(&W.px.totpend, -n, L_RD_LENGTH);
+	}
+	pendconn_redistribute_px(s);
+}
+
+/* 53f52e67a: once no server of the backend is usable (tot_wact and tot_wbck
+ * both 0), nobody will ever take from the backend queue: send its entries
+ * back to LB, where they get a 503 at once instead of at `timeout queue`. */
+static void pendconn_redistribute_px(struct hq_server *s)
+{
+	for (int i = 0; i < W.nsrv; i++)
+		if (hq_usable(&W.srv[i]))
+			return;
+	if (BUG(HQ_BUG_REDIST_PX)) {
+		W.px.orphan_before = W.seq;
+		W.px.orphan_srv = s->id;
+		W.px.orphan_step = qf_step();
+		W.px.orphan_thread = qf_self();
+		qf_note(L_RD_SKIP_PX, s->id);
+		return;
+	}
+	int n = 0;
+	qf_lock(&W.px.queue.lock, L_RD_PX_LOCK);
+	for (int idx = W.px.queue.head; idx >= 0;) {
+		struct hq_pendconn *p = hq_pc(idx);
+		int next = p->next;
+		qf_point(L_RD_PX_UNLINK, &W.px.queue);
+		q_unlink(&W.px.queue, idx);
+		qf_wake(task_of(p->strm), L_RD_PX_WAKE);
+		n++;
+		idx = next;
+	}
+	qf_unlock(&W.px.queue.lock, L_RD_PX_UNLOCK);
+	if (n) {
+		qf_add(&W.px.queue.length, -n, L_RD_PX_LENGTH);
+		qf_add(&W.px.totpend, -n, L_RD_PX_LENGTH);
 	}
 }
 
@@ -863,6 +925,9 @@ static void run_event(struct hq_event *e)
 		qf_store(&s->down, 0, L_ADM_ENABLE);
 		if (BUG(HQ_BUG_ENABLE_NOCHECK)) {
 			qf_unlock(&s->lock, L_ADM_SRV_UNLOCK); /* 6a78e6169: nobody looks at the queues */
+			note_nodeq(s, L_ADM_ENABLE_NOCHECK);
+			qf_note(L_ADM_ENABLE_NOCHECK, s->id);
+			break;
 		} else if (BUG(HQ_BUG_GRAB_PX)) {
 			pendconn_grab_from_px(s);
 			qf_unlock(&s->lock, L_ADM_SRV_UNLOCK);
@@ -1014,7 +1079,7 @@ static int hq_setup(const int32_t *wl, int n, uint32_t variant, char *err, int e
 			qf_task_schedule(poke, (uint32_t)p[5]);
 		}
 		s->state = ST_INI;
-		s->target = s->srv_conn = s->pend_pos = -1;
+		s->target = s->srv_conn = s->pend_pos = s->spare_pc = -1;
 		s->conn_exp = s->end_at = QF_ETERNITY;
 		s->stranded_since = QF_ETERNITY;
 		s->full_step = s->full_label = s->full_thread = -1;

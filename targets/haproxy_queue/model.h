@@ -161,7 +161,7 @@ enum { PATH_NONE = 0, PATH_SERVER = 1, PATH_BACKEND = 2 };
 	X(L_GR_UNLOCK, "pendconn_grab_from_px: unlock px queue")                         \
 	X(L_GR_LENGTH, "pendconn_grab_from_px: px.queue.length -= n")                    \
 	X(L_INV_SERVED_NEG, "invariant: srv.served >= 0")                                \
-	X(L_INV_SERVED_MAX, "invariant: srv.served <= maxconn")                          \
+	X(L_INV_SERVED_MAX, "invariant: srv.served++ stays within the limit it was checked against")                          \
 	X(L_INV_CURSESS, "invariant: 0 <= srv.cur_sess <= maxconn")                      \
 	X(L_INV_QLEN, "invariant: queue.length == linked entries")                       \
 	X(L_INV_PXSERVED, "invariant: px.served == sum of srv.served")                   \
@@ -170,7 +170,14 @@ enum { PATH_NONE = 0, PATH_SERVER = 1, PATH_BACKEND = 2 };
 	X(L_INV_UAF, "invariant: no pendconn used after free")                           \
 	X(L_INV_LEAK, "invariant: everything released at the end")                       \
 	X(L_INV_UNFINISHED, "invariant: every request ends")                             \
-	X(L_INV_BACKUP, "invariant: no backup server drains the backend queue beside actives")
+	X(L_INV_BACKUP, "invariant: no backup server drains the backend queue beside actives")                 \
+	X(L_RD_PX_LOCK, "pendconn_redistribute: lock px queue (last server gone, 53f52e67a)")                 \
+	X(L_RD_PX_UNLINK, "pendconn_redistribute: unlink backend entry")                                      \
+	X(L_RD_PX_WAKE, "pendconn_redistribute: wake backend-queued stream")                                  \
+	X(L_RD_PX_UNLOCK, "pendconn_redistribute: unlock px queue")                                           \
+	X(L_RD_PX_LENGTH, "pendconn_redistribute: px.queue.length -= n")                                      \
+	X(L_RD_SKIP_PX, "pendconn_redistribute: backend queue left behind (pre-53f52e67a)")                   \
+	X(L_ADM_ENABLE_NOCHECK, "admin: server enabled, queues not looked at (pre-6a78e6169)")
 
 #define X(e, s) e,
 enum hq_label { HQ_LABELS(X) HQ_NLABELS };
@@ -192,7 +199,8 @@ struct hq_queue {
 struct hq_server {
 	int id;
 	long maxconn; /* may change at run time (set maxconn) */
-	long maxconn_peak; /* the highest limit it ever had (the invariant's bound) */
+	long maxconn_peak; /* the highest static limit it ever had (cur_sess's bound) */
+	long over_val, over_lim; /* first served++ above the limit checked before it (0: none) */
 	int minconn, maxqueue, weight, backup;
 	long down;    /* maintenance */
 	long served, cur_sess;
@@ -221,6 +229,7 @@ struct hq_stream {
 	int target;    /* server index or -1 */
 	int srv_conn;  /* server whose slot this stream holds, or -1 */
 	int pend_pos;  /* pendconn index or -1 */
+	int spare_pc;  /* its own entry, freed unpicked by balance_again: reused by its next pendconn_add, or -1 */
 	uint32_t arrival, duration, key, conn_exp, end_at;
 	int cookie;    /* persistence: the server this request sticks to, or -1 */
 	int killed;    /* its session was shut down by the admin */
@@ -246,6 +255,10 @@ struct hq_proxy {
 	qf_lock_t lb_lock;
 	qf_lock_t big; /* coarse only */
 	int rr_next;
+	/* oracle bookkeeping (pre-53f52e67a): entries older than this key were
+	 * in the backend queue when its last server went down and were left */
+	uint32_t orphan_before;
+	int orphan_srv, orphan_step, orphan_thread;
 };
 
 struct hq_world {

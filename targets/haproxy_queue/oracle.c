@@ -25,11 +25,14 @@ static void fail_inv(int label, int object, const char *detail)
 	qf_fail(&v);
 }
 
+/* -1 if the list does not end: a corrupt queue (an entry linked twice) must
+ * give a verdict, not an oracle that never returns */
 static int count_linked(const struct hq_queue *q)
 {
 	int n = 0;
 	for (int i = q->head; i >= 0; i = W.pc[i].next)
-		n++;
+		if (++n > HQ_MAX_PC)
+			return -1;
 	return n;
 }
 
@@ -43,8 +46,9 @@ static void check_invariants(void)
 			snprintf(buf, sizeof buf, "server %d: served is %ld", i, s->served);
 			fail_inv(L_INV_SERVED_NEG, i, buf);
 		}
-		if (s->maxconn_peak && s->served > s->maxconn_peak) {
-			snprintf(buf, sizeof buf, "server %d: served %ld above maxconn %ld", i, s->served, s->maxconn_peak);
+		if (s->over_val) {
+			snprintf(buf, sizeof buf, "server %d: served reached %ld above the limit %ld it was checked against", i,
+				 s->over_val, s->over_lim);
 			fail_inv(L_INV_SERVED_MAX, i, buf);
 		}
 		if (s->cur_sess < 0 || (s->maxconn_peak && s->cur_sess > s->maxconn_peak)) {
@@ -53,6 +57,8 @@ static void check_invariants(void)
 			fail_inv(L_INV_CURSESS, i, buf);
 		}
 		int linked = count_linked(&s->queue);
+		if (linked < 0)
+			fail_inv(L_INV_QLEN, i, "server queue: the linked list has a cycle");
 		if (s->queue.length != linked) {
 			snprintf(buf, sizeof buf, "server %d: queue.length %ld but %d entries linked", i, s->queue.length,
 				 linked);
@@ -62,6 +68,8 @@ static void check_invariants(void)
 		sum_len += s->queue.length;
 	}
 	int linked = count_linked(&W.px.queue);
+	if (linked < 0)
+		fail_inv(L_INV_QLEN, -1, "backend queue: the linked list has a cycle");
 	if (W.px.queue.length != linked) {
 		snprintf(buf, sizeof buf, "backend: queue.length %ld but %d entries linked", W.px.queue.length, linked);
 		fail_inv(L_INV_QLEN, -1, buf);
@@ -112,6 +120,23 @@ static void find_stranded(void)
 	}
 	if (W.px.queue.head < 0)
 		return;
+	/* pre-53f52e67a: left behind when the last server went down; only
+	 * `timeout queue` (or a server coming back) ends them */
+	int any_usable = 0;
+	for (int i = 0; i < W.nsrv; i++)
+		any_usable |= hq_usable(&W.srv[i]);
+	if (!any_usable && W.px.orphan_before) {
+		for (int e = W.px.queue.head; e >= 0; e = W.pc[e].next) {
+			struct hq_stream *o = &W.strm[W.pc[e].strm];
+			if (W.pc[e].key >= W.px.orphan_before || o->stranded_since != QF_ETERNITY)
+				continue;
+			mark_stranded(o, PATH_BACKEND, W.px.orphan_srv, 0);
+			o->strand_rel_step = W.px.orphan_step;
+			o->strand_rel_label = L_RD_SKIP_PX;
+			o->strand_rel_thread = W.px.orphan_thread;
+		}
+		return;
+	}
 	/* any server allowed to take from the backend queue with a free slot;
 	 * its last decision not to dequeue is the releaser's critical event */
 	const struct hq_server *best = 0;

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Grid benchmark: time to the first seed-path STUCK on pre-fix when the
+generated arrivals sit on a 10 ms grid, on whole milliseconds, or on
+continuous times (microseconds), each with and without timer jitter, in one
+run.  A seed-path STUCK is a STUCK on the server (backend) queue that the
+server (backend) half of 5541d4995 removes (harness/attribution.py); the
+attribution's own executions are not counted.  Campaign conventions: PCT by
+default, 16 schedules per generated workload, seeds 0..N-1; median executions
+and seconds over seeds (a seed that misses counts as the cap).
+
+    python bench/bench_grid.py [--seeds 5] [--cap 10] [--strategy pct]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import statistics
+import time
+
+from harness.attribution import attribute
+from harness.engines.campaign import SCHEDULES_PER_WORKLOAD, schedule_seed
+from harness.runner import run
+from harness.schedulers import make
+from harness.targets import get
+
+PATHS = {"server-queue": "5541d4995/server", "backend-queue": "5541d4995/backend"}
+# (label, mix, grid, jitter: None = the generator's default window, 0 = off)
+CONFIGS = (
+    ("basic mix, 10 ms grid, no jitter (the generator before 2026-12)", "basic", "10ms", 0),
+    ("10 ms grid, no jitter", "generic", "10ms", 0),
+    ("10 ms grid, jitter 10 ms", "generic", "10ms", 10),
+    ("1 ms grid, no jitter", "generic", "1ms", 0),
+    ("1 ms grid, jitter 10 ms", "generic", "1ms", None),
+    ("continuous (µs), no jitter", "generic", "continuous", 0),
+    ("continuous (µs), jitter 10 ms", "generic", "continuous", None),
+)
+
+
+def first_seed_paths(target, mix: str, grid: str, jitter, strategy: str, seed: int, cap: float) -> dict[str, tuple[int, float]]:
+    """Path -> (executions, search seconds) of its first seed-path STUCK."""
+    found: dict[str, tuple[int, float]] = {}
+    seen: set[tuple[str, str]] = set()  # (signature, workload) already attributed
+    spent = 0.0  # attribution time, not search
+    start = time.monotonic()
+    i = 0
+    w = None
+    while len(found) < len(PATHS) and time.monotonic() - start - spent < cap:
+        if i % SCHEDULES_PER_WORKLOAD == 0:
+            rnd = random.Random(schedule_seed(seed, i // SCHEDULES_PER_WORKLOAD))
+            w = target.workload(target.generate(rnd, mix, grid=grid, jitter=jitter))
+        ex = run(target, "pre-fix", w, make(strategy, schedule_seed(seed, i)), trace=False)
+        i += 1
+        v = ex.verdict
+        if v.kind != "STUCK" or v.path not in PATHS or v.path in found:
+            continue
+        key = (v.signature, repr(w.data))
+        if key in seen:
+            continue
+        seen.add(key)
+        t0 = time.monotonic()
+        removed = attribute(ex).removes(PATHS[v.path])
+        spent += time.monotonic() - t0
+        if removed:
+            found[v.path] = (i, time.monotonic() - start - spent)
+    return found
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--cap", type=float, default=10.0, help="search seconds per seed and configuration")
+    ap.add_argument("--strategy", default="pct")
+    args = ap.parse_args()
+    target = get("haproxy_queue")
+    with open("/proc/loadavg") as f:
+        load = " ".join(f.read().split()[:3])
+    print(f"qfuzz grid benchmark, {time.strftime('%Y-%m-%d %H:%M')}, {platform.machine()}, "
+          f"{len(os.sched_getaffinity(0))} CPUs, load average {load}; pre-fix, {args.strategy}, "
+          f"{args.seeds} seeds, cap {args.cap:g} s\n")
+    print("| arrivals | server queue: median executions / s (found) | backend queue: median executions / s (found) |"
+          " ratio to the first row (s, server / backend) |")
+    print("|---|---|---|---|")
+    reference: dict[str, float] = {}
+    for label, mix, grid, jitter in CONFIGS:
+        runs = [first_seed_paths(target, mix, grid, jitter, args.strategy, s, args.cap) for s in range(args.seeds)]
+        cells, ratios = [], []
+        for path in PATHS:
+            hits = [r[path] for r in runs if path in r]
+            execs = statistics.median([h[0] for h in hits] + [float("inf")] * (args.seeds - len(hits)))
+            secs = statistics.median([h[1] for h in hits] + [args.cap] * (args.seeds - len(hits)))
+            missed = len(hits) * 2 <= args.seeds
+            cells.append(("> cap" if missed else f"{execs:,.0f} / {secs:.2f} s") + f" ({len(hits)}/{args.seeds})")
+            reference.setdefault(path, secs)
+            ratios.append("-" if missed else f"{secs / max(reference[path], 1e-3):.1f}x")
+        print(f"| {label} | {cells[0]} | {cells[1]} | {' / '.join(ratios)} |", flush=True)
+    with open("/proc/loadavg") as f:
+        print(f"\nload average at the end: {' '.join(f.read().split()[:3])}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+"""A program's seeded campaign in a worker child process, so that a program
+that crashes (SIGSEGV, abort in a signal handler, a runaway the core cannot
+stop) costs one execution, not the campaign.
+
+The worker writes the number of the execution it is about to run into
+shared memory (as the nightly job's workers do); executions are
+deterministic in (variant, strategy, seed, number), so when the worker dies
+the parent rebuilds that exact input, saves it as a crash reproducer
+(harness.crash, with the program block), reports a CRASH, and starts a new
+worker after it.  The parent never runs an execution itself while workers
+run (a fork of a process whose native threads exist would inherit none of
+them); the findings' swim-lanes are replayed from the corpus afterwards."""
+from __future__ import annotations
+
+import multiprocessing as mp
+from multiprocessing.connection import wait
+import signal
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from ..corpus import Stored
+from ..engines.campaign import Campaign, CampaignResult, Finding
+
+HANG_SECONDS = 30.0  # no new execution for this long (minimizing included): the worker is hung
+MAX_RESTARTS = 1000  # a restart costs a fork and a load: milliseconds
+
+
+@dataclass
+class Crashed:
+    execution: int
+    reason: str
+    file: Path
+    count: int = 1  # crashes of this reason on this workload (one file is kept for them)
+
+
+@dataclass
+class IsolatedResult(CampaignResult):
+    crashes: list[Crashed] = field(default_factory=list)
+    error: str = ""
+
+
+def _worker(campaign: Campaign, first: int, seconds: Optional[float], runs: Optional[int],
+            on_new: Optional[Callable[[Finding], None]], on_start: Optional[Callable[[], None]], progress: Any,
+            queue: Any) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides
+
+    def note(i: int) -> None:
+        progress[0] = i
+        progress[1] += 1
+
+    def new(f: Finding) -> None:
+        if on_new:
+            on_new(f)
+        queue.send(("new", _summary(f)))
+
+    try:
+        if on_start is not None:
+            on_start()
+        r = campaign.run(seconds=seconds, runs=runs, first=first, on_new=new, on_execution=note)
+        queue.send(("done", {"executions": r.executions, "seconds": r.seconds,
+                            "counts": {s: f.count for s, f in r.findings.items()}}))
+    except Exception as exc:  # reported to the parent: an internal error is never a finding
+        traceback.print_exc()
+        queue.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def _summary(f: Finding) -> dict[str, Any]:
+    return {
+        "signature": f.signature, "first_execution": f.first_execution, "first_seconds": f.first_seconds,
+        "count": f.count, "stored": (f.stored.status, str(f.stored.path)) if f.stored else None,
+    }
+
+
+def run_campaign(
+    campaign: Campaign,
+    *,
+    seconds: Optional[float],
+    runs: Optional[int],
+    on_new: Optional[Callable[[Finding], None]] = None,
+    on_crash: Optional[Callable[[Crashed], None]] = None,
+    on_start: Optional[Callable[[], None]] = None,
+    hang_seconds: float = HANG_SECONDS,
+) -> IsolatedResult:
+    """Campaign.run() in worker children; findings come back with their
+    stored reproducers replayed (traces included)."""
+    from ..crash import Crash, save
+
+    ctx = mp.get_context("fork")
+    progress = ctx.Array("q", 2, lock=False)
+    result = IsolatedResult()
+    summaries: dict[str, dict[str, Any]] = {}
+    start = time.monotonic()
+    first = 0
+    restarts = 0
+    seen: dict[tuple[str, str], Crashed] = {}
+    while True:
+        left_s = None if seconds is None else seconds - (time.monotonic() - start)
+        left_runs = None if runs is None else runs - first
+        if (left_s is not None and left_s <= 0.05) or (left_runs is not None and left_runs <= 0):
+            break
+        progress[0], progress[1] = first, 0
+        reader, queue = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_worker, args=(campaign, first, left_s, left_runs, on_new, on_start if first == 0 else None,
+                                                        progress, queue),
+                           daemon=True)
+        proc.start()
+        queue.close()  # the worker's end: the parent only reads
+        done: Optional[dict[str, Any]] = None
+        last, moved = -1, time.monotonic()
+        reason = ""
+        while True:
+            ready = wait([reader, proc.sentinel], timeout=0.2)  # a message, or the worker's end, whichever first
+            if reader in ready:
+                try:
+                    what, data = reader.recv()
+                except EOFError:  # died mid-message or without one: judged below
+                    what, data = "", None
+                if what == "new":
+                    s = summaries.setdefault(data["signature"], data)
+                    if s is not data:
+                        s["count"] += data["count"]
+                elif what == "done":
+                    done = data
+                elif what == "error":
+                    result.error = data
+                    done = {}
+                if what and done is None:
+                    continue  # drain every message before looking at the worker
+            if done is not None:
+                proc.join(timeout=10)
+                break
+            if progress[0] != last:
+                last, moved = progress[0], time.monotonic()
+            if not proc.is_alive():
+                proc.join()
+                code = proc.exitcode or 0
+                reason = f"signal {-code} ({_signame(-code)})" if code < 0 else f"exit status {code}"
+                break
+            if time.monotonic() - moved > hang_seconds:
+                proc.kill()
+                proc.join()
+                reason = f"timeout after {hang_seconds:g} s"
+                break
+        if done is not None:
+            result.executions += int(done.get("executions", progress[1]))
+            for sig, n in done.get("counts", {}).items():
+                if sig in summaries:
+                    summaries[sig]["count"] = max(summaries[sig]["count"], n)
+            break
+        if result.error:
+            break
+        # the worker died on execution progress[0]: keep that input, go on after it
+        i = int(progress[0])
+        result.executions += int(progress[1])
+        w = campaign.workload_for(i)
+        key = (reason, repr(w.to_json()))
+        if key in seen:  # the same crash on the same workload: counted, one file is enough
+            seen[key].count += 1
+        else:
+            crash = Crash(campaign.target.name, campaign.variant.name, w.to_json(),
+                          campaign.scheduler_for(i).to_json(), reason,
+                          found={"engine": campaign.strategy, "seed": campaign.seed, "execution": i},
+                          program=campaign.target.program_block())
+            corpus_dir = campaign.corpus.dir if campaign.corpus is not None else Path(".qfuzz") / campaign.target.name
+            c = seen[key] = Crashed(i, reason, save(crash, corpus_dir / "crashes"))
+            result.crashes.append(c)
+            if on_crash:
+                on_crash(c)
+        first = i + 1
+        restarts += 1
+        if restarts > MAX_RESTARTS:
+            result.error = f"the program crashed {restarts} times; stopping"
+            break
+    result.seconds = time.monotonic() - start
+    result.findings = {sig: _finding(campaign, s) for sig, s in summaries.items()}
+    return result
+
+
+def _finding(campaign: Campaign, s: dict[str, Any]) -> Finding:
+    from ..reproducer import load
+
+    stored = Stored(s["stored"][0], Path(s["stored"][1])) if s["stored"] else None
+    ex = load(stored.path).replay() if stored else None
+    v = ex.verdict if ex else None
+    expected = campaign.variant.explains(v.kind, v.path, *v.labels) if v else None
+    return Finding(s["signature"], s["first_execution"], s["first_seconds"], ex,  # type: ignore[arg-type]
+                   count=s["count"], expected=expected, stored=stored)
+
+
+def _signame(n: int) -> str:
+    try:
+        return signal.Signals(n).name
+    except ValueError:
+        return "?"

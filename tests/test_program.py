@@ -1,0 +1,194 @@
+"""Unmodified C programs through the installed `qfuzz` script: fuzz finds a
+lost wake-up in a buggy variant and prints a swim-lane naming the source
+lines, the fixed variant stays clean, the reproducer replays identically
+(on its own variant and on another), minimizes, refuses changed sources,
+and bad input is one line with exit 2.  The programs are in
+tests/data/programs/; each test copies what it needs to a temporary folder
+and checks that qfuzz wrote nothing there."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from support import ROOT, qfuzz
+
+PROGRAMS = ROOT / "tests" / "data" / "programs"
+HANDOFF = ("--variant", "buggy=-DBUGGY=1", "--variant", "fixed=-DBUGGY=0")
+
+
+def copy(tmp_path: Path, *names: str) -> Path:
+    src = tmp_path / "src"
+    src.mkdir(exist_ok=True)
+    for n in names:
+        shutil.copy(PROGRAMS / n, src / n)
+    return src
+
+
+def listing(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def one_error_line(out) -> str:
+    assert out.returncode == 2, out.stdout + out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
+    return lines[0]
+
+
+def stored(corpus: Path, name: str) -> list[Path]:
+    return sorted((corpus / name).glob("*.json"))
+
+
+@pytest.fixture(scope="module")
+def handoff_found(tmp_path_factory):
+    """One campaign on the buggy hand-off, shared by the tests that look at what it left."""
+    tmp = tmp_path_factory.mktemp("handoff")
+    src = copy(tmp, "handoff.c")
+    before = listing(src)
+    corpus = tmp / "corpus"
+    out = qfuzz("fuzz", "src/handoff.c", *HANDOFF, "--runs", "3000", "--corpus", str(corpus), cwd=tmp)
+    return tmp, src, corpus, out, before
+
+
+def test_fuzz_finds_the_lost_wakeup_and_prints_the_source_lines(handoff_found):
+    tmp, src, corpus, out, before = handoff_found
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "NEW STUCK:lost-wakeup" in out.stdout, out.stdout
+    files = stored(corpus, "handoff")
+    assert len(files) == 1, files
+    # the swim-lane names the program's own functions and lines
+    assert "main (handoff.c:" in out.stdout and "producer (handoff.c:" in out.stdout, out.stdout
+    assert "the wait nobody woke" in out.stdout
+    trace = out.stdout.split("STUCK:lost-wakeup:COND_WAIT:COND_SIGNAL ─")[-1]  # the swim-lane, after its rule
+    for word in ("queuer", "releaser", "timeout queue", "server", "request"):
+        assert word not in trace, word
+    assert listing(src) == before  # nothing written next to the sources
+
+
+def test_the_reproducer_is_v2_with_the_sources_hash_and_replays_identically(handoff_found):
+    tmp, src, corpus, out, _ = handoff_found
+    f = stored(corpus, "handoff")[0]
+    d = json.loads(f.read_text())
+    assert d["version"] == 2 and d["target"] == "handoff" and d["variant"] == "buggy"
+    assert d["program"]["variants"] == {"buggy": ["-DBUGGY=1"], "fixed": ["-DBUGGY=0"]}
+    import hashlib
+
+    assert d["program"]["sources"][0]["sha256"] == hashlib.sha256((src / "handoff.c").read_bytes()).hexdigest()
+    rep = qfuzz("repro", str(f), "--runs", "5", cwd=tmp)
+    assert rep.returncode == 1, rep.stdout + rep.stderr
+    assert "STUCK (the stored failure)" in rep.stdout and "5/5 replays identical" in rep.stdout
+    # the same schedule on the fixed build: the wait is re-checked under the lock
+    fixed = qfuzz("repro", str(f), "--variant", "fixed", "--no-trace", cwd=tmp)
+    assert fixed.returncode == 0 and "handoff/fixed: OK" in fixed.stdout, fixed.stdout + fixed.stderr
+
+
+def test_repro_from_another_folder_finds_the_sources_next_to_the_corpus(handoff_found, tmp_path):
+    tmp, src, corpus, out, _ = handoff_found
+    f = stored(corpus, "handoff")[0]
+    rep = qfuzz("repro", str(f), "--no-trace", cwd=tmp_path)
+    assert rep.returncode == 1 and "(the stored failure)" in rep.stdout, rep.stdout + rep.stderr
+
+
+def test_html_page_names_the_call_sites(handoff_found):
+    tmp, src, corpus, out, _ = handoff_found
+    f = stored(corpus, "handoff")[0]
+    page = tmp / "page.html"
+    rep = qfuzz("repro", str(f), "--html", str(page), "--no-trace", cwd=tmp)
+    assert rep.returncode == 1, rep.stderr
+    text = page.read_text()
+    assert "handoff.c:" in text and "lost wake-up window" in text
+    body = text.split("</style>", 1)[1]  # what the page shows (the stylesheet is shared with every target)
+    for word in ("queue", "stranded", "server"):
+        assert word not in body, word
+
+
+def test_minimize_writes_a_replayable_program_reproducer(handoff_found):
+    tmp, src, corpus, out, _ = handoff_found
+    f = stored(corpus, "handoff")[0]
+    small = tmp / "small.json"
+    m = qfuzz("minimize", str(f), "-o", str(small), "--time", "2", cwd=tmp)
+    assert m.returncode == 0, m.stdout + m.stderr
+    assert json.loads(small.read_text())["program"] == json.loads(f.read_text())["program"]
+    rep = qfuzz("repro", str(small), "--no-trace", cwd=tmp)
+    assert rep.returncode == 1 and "(the stored failure)" in rep.stdout, rep.stdout + rep.stderr
+
+
+def test_a_changed_source_refuses_the_old_reproducer_on_one_line(handoff_found, tmp_path):
+    tmp, src, corpus, out, _ = handoff_found
+    # a copy of the sources and the corpus, then an edit of the source
+    work = tmp_path / "w"
+    shutil.copytree(tmp, work)
+    f = stored(work / "corpus", "handoff")[0]
+    # the reproducer names src/handoff.c relative to where it was recorded
+    c = work / "src" / "handoff.c"
+    c.write_text(c.read_text().replace("handed off", "handed over"))
+    line = one_error_line(qfuzz("repro", str(f), cwd=work))
+    assert "handoff.c" in line and "changed" in line and str(f) in line
+
+
+def test_the_fixed_variant_stays_clean(tmp_path):
+    copy(tmp_path, "handoff.c")
+    out = qfuzz("fuzz", "src/handoff.c", *HANDOFF, "--variant", "fixed", "--runs", "2000",
+                "--corpus", str(tmp_path / "corpus"), cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "0 unique failure(s)" in out.stdout and "2,000 executions" in out.stdout
+
+
+def test_an_assertion_failure_is_a_fail_verdict_with_its_message(tmp_path):
+    copy(tmp_path, "fails.c")
+    out = qfuzz("fuzz", "src/fails.c", "--runs", "2000", "--corpus", str(tmp_path / "corpus"), cwd=tmp_path)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "NEW FAIL" in out.stdout and "counter" in out.stdout, out.stdout
+
+
+def test_an_uncontrolled_blocking_call_gets_its_own_verdict_naming_the_call(tmp_path):
+    copy(tmp_path, "blocks.c")
+    out = qfuzz("fuzz", "src/blocks.c", "--runs", "5", "--corpus", str(tmp_path / "corpus"), cwd=tmp_path,
+                timeout=60)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "NEW BLOCKING" in out.stdout and "read" in out.stdout and "blocks.c:" in out.stdout, out.stdout
+
+
+def test_a_crashing_program_gets_a_crash_verdict_and_the_campaign_goes_on(tmp_path):
+    copy(tmp_path, "crashy.c")
+    corpus = tmp_path / "corpus"
+    out = qfuzz("fuzz", "src/crashy.c", "--args", "0", "--args", "crash", "--runs", "200",
+                "--corpus", str(corpus), cwd=tmp_path)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "CRASH signal 11 (SIGSEGV)" in out.stdout, out.stdout
+    assert "done: 200 executions" in out.stdout, out.stdout  # every execution ran, crashes included
+    crashes = sorted((corpus / "crashy" / "crashes").glob("crash-*.json"))
+    assert len(crashes) == 1, crashes  # one workload crashes, one file for it
+    rep = qfuzz("repro", str(crashes[0]), cwd=tmp_path)
+    assert rep.returncode == 1 and "crash: signal 11 (SIGSEGV)" in rep.stdout, rep.stdout + rep.stderr
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["missing.c"], ["src/missing.c", "no such file"]),
+        (["handoff.c", "--variant", "buggy=DBUGGY"], ["DBUGGY", "-DMACRO"]),
+        (["handoff.c", "--variant", "a=-DX=1", "--variant", "a=-DX=2"], ["defined twice"]),
+        (["handoff.c", "--variant", "nope"], ["unknown variant 'nope'"]),
+        (["handoff.c", "haproxy_queue"], ["haproxy_queue", ".c"]),
+        (["haproxy_queue", "--variant", "pre-fix", "--cflags", "-O2"], ["--cflags"]),
+        (["handoff.c", "--args", "'unclosed"], ["--args"]),
+    ],
+)
+def test_bad_program_arguments_are_one_line_and_exit_2(tmp_path, argv, words):
+    copy(tmp_path, "handoff.c")
+    argv = [f"src/{a}" if a.endswith(".c") else a for a in argv]
+    line = one_error_line(qfuzz("fuzz", *argv, "--runs", "1", "--corpus", str(tmp_path / "corpus"), cwd=tmp_path))
+    for w in words:
+        assert w in line, line
+
+
+def test_a_compiler_error_is_gccs_own_message_and_exit_2(tmp_path):
+    src = copy(tmp_path, "broken.c")
+    out = qfuzz("fuzz", "src/broken.c", "--runs", "1", "--corpus", str(tmp_path / "corpus"), cwd=tmp_path)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "undeclared_name" in out.stderr and "error" in out.stderr and "Traceback" not in out.stderr
+    assert listing(src) == {"broken.c": (PROGRAMS / "broken.c").read_bytes()}
