@@ -453,7 +453,7 @@ def test_short_real_run_end_to_end() -> None:
     exe = need_haproxy()
     cfg = StressConfig(threads=1, conns=6, keepalive=True, slow_pct=40, slow_ms=1200, timeout_queue=1000, seconds=6)
     r = run_once(BLACKBOX, cfg, exe, "test", stop_on_stuck=False)
-    assert r.requests > 10 and r.requests == r.responses and r.logs_missing == 0
+    assert r.requests > 10 and r.requests == r.responses and r.logs_missing == 0, r.client_errors
     assert r.checks == {"dropped_logs": 0, "udp_drops": 0}
     assert r.samples > 100 and r.program_exit is None
     assert len(r.verdicts) >= 1 and r.stuck == 0 and r.legit >= 1
@@ -537,3 +537,41 @@ def test_short_real_scenario_f2() -> None:
     timed_out = [v for v in o.result.verdicts if v.entry.request_id in ("s-1", "s-2")]
     assert len(timed_out) == 1 and timed_out[0].entry.server is None  # queued on the backend
     assert sorted(o.result.outcomes.values()) == ["200", "200", "503"]
+
+
+def test_engine_knows_no_haproxy() -> None:
+    """The black-box engine speaks to HAProxy only through the descriptor:
+    no engine import, name or string (docstrings aside) names it, except
+    the registry of target names."""
+    import ast
+
+    engine = ROOT / "harness" / "stress" / "blackbox"
+    for f in sorted(engine.glob("*.py")):
+        tree = ast.parse(f.read_text())
+        docs = {id(n.body[0].value) for n in ast.walk(tree)
+                if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef)) and n.body
+                and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+        hits = []
+        for n in ast.walk(tree):
+            if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "TARGETS" for t in n.targets):
+                continue
+            text = (n.module or "") if isinstance(n, ast.ImportFrom) else (
+                " ".join(a.name for a in n.names) if isinstance(n, ast.Import) else
+                n.id if isinstance(n, ast.Name) else n.attr if isinstance(n, ast.Attribute) else
+                n.value if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs else "")
+            if "haproxy" in text.lower():
+                hits.append(text)
+        hits = [h for h in hits if h != "haproxy_binary"]  # the TARGETS tuple's element
+        assert hits == [], (f.name, hits)
+
+
+def test_corpus_stress_reproducers_still_load() -> None:
+    """Files written before the engine split (HAProxy's version under their
+    own "haproxy" key) load and name their target and version."""
+    from harness.stress.blackbox.repro import program_version
+
+    files = sorted((ROOT / "corpus" / "haproxy_binary").glob("*.json"))
+    assert files
+    for f in files:
+        cfg, d, target = load(f)
+        assert target is BLACKBOX and cfg.threads > 1 and program_version(d).startswith("2.6.12")

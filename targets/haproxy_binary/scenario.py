@@ -326,12 +326,3 @@ def run_scenario_cli(rep: Any, console: Console, runs: int, seconds: Optional[in
     console.print(f"[bold]{'reproduced' if shown else 'not reproduced'}[/] on haproxy {version}: {shown} of {fit} run(s) "
                   f"(95% {lo:.2f}-{hi:.2f}); load average {os.getloadavg()[0]:.1f}")
     return 1 if shown else 0
-
-
-def scenario_json(sc: Scenario) -> dict[str, Any]:
-    return {"config": sc.config.to_json(), "servers": list(sc.server_options), "backend": list(sc.backend_options),
-            "requests": [list(r) for r in sc.requests], "events": [list(e) for e in sc.events]}
-
-
-def describe(sc: Scenario) -> Sequence[str]:
-    return [f"{at} ms {cmd}" for at, cmd in sc.events]

@@ -62,7 +62,7 @@ class Judgement(Protocol):
 
 class BlackBoxTarget(Protocol):
     name: str
-    program: str  # what is under test, for messages ("HAProxy")
+    program: str  # what is under test, for messages (e.g. "nginx")
     paths: tuple[str, ...]  # the queue paths a STUCK is reported on
     seeds: dict[str, list[dict[str, Any]]]
     keep_files: tuple[str, ...]

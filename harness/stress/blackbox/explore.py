@@ -90,7 +90,6 @@ def explore(
     on_run: Optional[Callable[[Row], None]] = None,
     on_progress: Optional[Callable[[int, Any, Progress], None]] = None,
     on_error: Optional[Callable[[int, Any, str], None]] = None,
-    run_kwargs: Optional[dict[str, Any]] = None,
 ) -> Exploration:
     """Explore for `seconds` of wall time (each run at most `run_seconds`);
     with `until_found`, stop once every path in `paths` showed STUCK."""
@@ -124,7 +123,7 @@ def explore(
         )
         progress = (lambda p, i=i, cfg=cfg: on_progress(i, cfg, p)) if on_progress else None
         try:
-            result = run_once(target, cfg, program, version, on_progress=progress, **(run_kwargs or {}))
+            result = run_once(target, cfg, program, version, on_progress=progress)
         except QfuzzError as exc:  # e.g. the program too starved of CPU to start: skip this run, not the search
             ex.errors.append(f"run {i}: {exc}")
             if on_error:
