@@ -210,3 +210,16 @@ def test_merge_refuses_a_reproducer_that_does_not_reproduce_before_merging_any(t
     line = one_error_line(qfuzz("merge", SEED, str(bad), "--corpus", str(tmp_path / "c")))
     assert str(bad) in line and "does not replay" in line
     assert not list((tmp_path / "c").rglob("*.json"))
+
+
+def test_repro_of_a_crash_and_a_reproducer_that_both_fail_again_is_1_not_2(tmp_path):
+    from harness.crash import Crash, save
+    from harness.engines.campaign import Campaign
+    from harness.targets import get
+
+    camp = Campaign(get("pingpong"), "crashes-at-13", "pct", seed=0)
+    crash = save(Crash("pingpong", "crashes-at-13", {"rounds": 13}, camp.scheduler_for(0).to_json(), "signal 11 (SIGSEGV)"),
+                 tmp_path)
+    out = qfuzz("repro", str(crash), SEED, "--no-trace", timeout=60)
+    assert out.returncode == 1, out.stdout + out.stderr  # both reproduced: a failure, not an error
+    assert out.stderr.strip() == ""

@@ -98,7 +98,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
         read_limited(workload)  # a bad --workload is bad usage: before any replay
     loaded: list[tuple[Path, Any]] = []
-    bad = 0
+    unreadable = 0
     for p in paths:
         try:
             inp = load(p, args.target, args.variant if args.target else None, workload)
@@ -108,7 +108,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         except QfuzzError as exc:
             if len(paths) == 1 or (args.variant and "unknown variant" in str(exc)):
                 raise
-            bad += 1
+            unreadable += 1
             console.file.flush()
             sys.stderr.write(f"qfuzz: error: {one_line(str(exc))}\n")
     if not loaded:
@@ -140,8 +140,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
                                                     budget=args.budget, haproxy_version_=args.haproxy_version)))
         else:
             status = max(status, int(replay_model(inp.reproducer, args, page, console, inp.kind == "raw")))
-    if bad:
+    if unreadable:
         console.file.flush()
-        sys.stderr.write(f"qfuzz: error: {bad} of {len(paths)} files could not be replayed (see above)\n")
+        sys.stderr.write(f"qfuzz: error: {unreadable} of {len(paths)} files could not be replayed (see above)\n")
         return 2
     return status
