@@ -214,7 +214,7 @@ def _hypothesis(args: argparse.Namespace, target: Any, console: Console) -> int:
         minimizing[0] += time.monotonic() - t0
         finding = Finding(f.signature, f.first_examples, f.first_seconds, kept.execution,
                           expected=variant.explains(v.kind, v.path, *v.labels), minimized=kept.minimized,
-                          stored=kept.stored, attribution=attribute(kept.execution))
+                          stored=kept.stored, attribution=attribute(kept.execution) if target.fixes() else None)
         findings.append(finding)
         show(finding)
 
