@@ -121,8 +121,6 @@ def test_changed_source_refuses_an_old_reproducer(user_folder: Path, tmp_path: P
     assert len(lines) == 1 and "worker_pool.c" in lines[0], out.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="the minimizer stops at 2 preemptions; one suffices (main joins, the producer "
-                   "runs first and is preempted once, right after it reads the idle count)")
 def test_worker_pool_lost_wakeup_needs_one_preemption(user_folder: Path, tmp_path: Path) -> None:
     case = CASES["worker_pool"]
     corpus = tmp_path / "corpus"
