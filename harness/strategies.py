@@ -18,23 +18,40 @@ the schedule simpler: fewer preemptions, each moved earlier and aimed at
 the nearest thread, i.e. decisions pushed toward 0 (0 = no preemption).
 Workload strategies are target-specific and sit in a registry keyed by
 target name, like the fuzz-input decoders (harness/fuzzinput.py).
+
+A drawn schedule alone rarely meets a race: the preemption must land within
+a step or two of the right place.  So no_failure() (and check_no_failure
+with explore=N) also runs each drawn workload under N seeded PCT and POS
+schedules, as the seeded engines do: the seed bug then fails a property in
+its first few dozen examples, and shrinking a workload re-searches its
+schedule.  A failure is minimized (harness.minimizer) and written as a
+reproducer file; the assertion message gives its path and the one command
+that replays it.  Named settings profiles are in harness.profiles.
 """
 from __future__ import annotations
 
 import fnmatch
+import inspect
+import os
+import random
+from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
 from hypothesis import strategies as st
 
 from .errors import QfuzzError
 from .execution import Execution
-from .schedulers import Replay, Scheduler
+from .schedulers import PCT, POS, RandomWalk, Replay, Scheduler
 from .target import Target, Workload
 
 __all__ = [
     "workloads", "decisions", "cases", "register", "check_no_failure", "no_failure", "find_failure",
-    "PropertyFailure",
+    "PropertyFailure", "explored", "generated", "EXPLORE",
 ]
+
+EXPLORE = 16  # seeded schedules per drawn workload in no_failure(), besides the drawn schedule
+PROPERTY_MINIMIZE_BUDGET = 5_000  # executions to minimize a property's failure (a livelock's run thousands of steps)
+FAILURES_DIR = "QFUZZ_FAILURES"  # environment: where property failures are written (default .qfuzz/failures)
 
 WorkloadStrategy = Callable[..., st.SearchStrategy[dict[str, Any]]]
 _WORKLOADS: dict[str, WorkloadStrategy] = {}
@@ -85,6 +102,14 @@ def _expand(preemptions: Iterable[tuple[int, int]]) -> Replay:
     return Replay(bytes(out))
 
 
+def generated(target: str | Target, mix: str = "basic") -> st.SearchStrategy[Workload]:
+    """Workloads from the target's own generator (Target.generate, the seeded
+    engines' workload mix), seeded by hypothesis.  They shrink only toward
+    seed 0: a failure found here is shrunk by harness.minimizer."""
+    t = _target(target)
+    return st.integers(0, 2**32 - 1).map(lambda seed: t.workload(t.generate(random.Random(seed), mix)))
+
+
 def cases(
     target: str | Target = "haproxy_queue", workload: Optional[Any] = None, **knobs: Any
 ) -> st.SearchStrategy[tuple[Workload, Scheduler]]:
@@ -97,35 +122,88 @@ def cases(
 
 
 class PropertyFailure(AssertionError):
-    """A run failed a property; the message says how to replay it."""
+    """A run failed a property.  The message names the minimized reproducer
+    file and the command that replays it (`path`; None while hypothesis is
+    still shrinking: only the final example is minimized and written)."""
 
-    def __init__(self, ex: Execution):
-        from .reproducer import from_execution
-
+    def __init__(self, ex: Execution, path: Optional[Path] = None):
         v = ex.verdict
         size = ", ".join(f"{n} {what}" for what, n in ex.target.size(ex.workload.data).items())
-        super().__init__(
-            f"{v.signature} on {ex.variant}: {v.detail}\n"
-            f"  {size}, {ex.preemptions} preemptions\n"
-            f"  reproducer (save it as a .json file, then `qfuzz repro FILE`):\n{from_execution(ex).dumps()}"
-        )
+        lines = [f"{v.signature} on {ex.variant}: {v.detail}", f"  {size}, {ex.preemptions} preemptions"]
+        if path is not None:
+            lines += [f"  reproducer: {path}", f"  replay:     qfuzz repro {path}"]
+        super().__init__("\n".join(lines))
         self.execution = ex
+        self.path = path
 
 
 def _matches(signature: str, patterns: Iterable[str]) -> bool:
     return any(fnmatch.fnmatchcase(signature, p) for p in patterns)
 
 
+def explored(seed: int, n: int) -> list[Scheduler]:
+    """`n` seeded schedules of the seeded engines' kinds: half of them POS (the
+    quickest on most of the catalog's races), then PCT at bug depths 3 and 2
+    and the random walk (races that need many preemptions)."""
+    base = (seed % (1 << 32)) * 1_000_003
+    kinds: tuple[Callable[[int], Scheduler], ...] = (
+        lambda s: POS(seed=s), lambda s: PCT(seed=s, depth=3), lambda s: POS(seed=s), lambda s: RandomWalk(seed=s),
+        lambda s: POS(seed=s), lambda s: PCT(seed=s, depth=2),
+    )
+    return [kinds[i % len(kinds)](base + i) for i in range(n)]
+
+
+def _final_example() -> bool:
+    """True unless hypothesis is running an example it may still shrink."""
+    try:
+        from hypothesis.control import current_build_context
+
+        return bool(current_build_context().is_final)
+    except Exception:  # not inside a hypothesis test (InvalidArgument), or an API change
+        return True
+
+
+def _failure_path(ex: Execution) -> Path:
+    """Minimize `ex` and write it as a reproducer; return the file's path."""
+    from .corpus import slug
+    from .minimizer import minimize
+    from .reproducer import from_execution, write_new
+
+    m = minimize(ex, budget=PROPERTY_MINIMIZE_BUDGET)
+    rep = from_execution(m.execution, found={"engine": "hypothesis property"})
+    rep.minimized = {"before": m.before.to_json(), "after": m.after.to_json()}
+    root = Path(os.environ.get(FAILURES_DIR) or Path.cwd() / ".qfuzz" / "failures").absolute()
+    path = root / ex.target.name / f"{rep.variant}--{slug(rep.signature)}-{rep.content_id()}.json"
+    write_new(path, rep.dumps())  # the same case twice: the same name, kept
+    return path
+
+
 def check_no_failure(
-    target: str | Target, variant: str, workload: Any, schedule: Scheduler, *, allow: Iterable[str] = ()
+    target: str | Target,
+    variant: str,
+    workload: Any,
+    schedule: Scheduler,
+    *,
+    allow: Iterable[str] = (),
+    explore: int = 0,
+    seed: int = 0,
 ) -> Execution:
-    """Run once; raise PropertyFailure unless the verdict is OK or its
-    signature matches one of `allow` (shell patterns, e.g. "SAFETY:*")."""
+    """Run `workload` under `schedule`, then under `explore` seeded schedules
+    (harness.strategies.explored(seed, explore)); raise PropertyFailure at
+    the first verdict that is neither OK nor matches one of `allow` (shell
+    patterns, e.g. "SAFETY:*").  Returns the last execution."""
     from .runner import run
 
-    ex = run(target, variant, workload, schedule, trace=False)
-    if ex.failed and not _matches(ex.verdict.signature, allow):
-        raise PropertyFailure(ex)
+    allowed = tuple(allow)
+    for sched in [schedule, *explored(seed, explore)]:
+        ex = run(target, variant, workload, sched, trace=False)
+        if ex.failed and not _matches(ex.verdict.signature, allowed):
+            if not _final_example():
+                raise PropertyFailure(ex)  # hypothesis only needs to know; it shrinks on
+            path = _failure_path(ex)
+            from .reproducer import load
+
+            raise PropertyFailure(load(path).replay(), path) from None
     return ex
 
 
@@ -136,25 +214,49 @@ def no_failure(
     workload: Optional[Any] = None,
     allow: Iterable[str] = (),
     settings: Optional[Any] = None,
+    explore: int = EXPLORE,
     **knobs: Any,
 ) -> Callable[[], None]:
     """A ready-made property test: `test_x = no_failure("haproxy_queue", "coarse")`.
-    Fails (with a replayable reproducer in the message) on any failing
-    verdict not in `allow`.  Each call gets its own example-database key."""
-    from hypothesis import given
+    Each example is a drawn workload under a drawn schedule and `explore`
+    seeded ones.  Fails on any failing verdict not in `allow`, naming the
+    minimized reproducer file and its replay command.  Without knobs, the
+    workloads are those of the variant's own mix (Variant.mix), when the
+    target's strategy takes a `mix` knob.  Each call gets its own
+    example-database key."""
+    from hypothesis import HealthCheck, Phase, given
+    from hypothesis import settings as hsettings
+    from hypothesis import strategies as st_
 
-    name = _target(target).name
+    PHASES = (Phase.explicit, Phase.reuse, Phase.generate)
+    t = _target(target)
+    name = t.name
+    v = t.variant(variant)
     allowed = tuple(allow)
-    strategy = cases(name, workload, **knobs)
+    if workload is not None:
+        pairs = cases(name, workload)
+    elif knobs:
+        pairs = cases(name, **knobs)
+    else:  # the variant's mix: drawn to shrink, or as the seeded engines draw it
+        drawn = []
+        if name in _WORKLOADS:
+            takes_mix = "mix" in inspect.signature(_WORKLOADS[name]).parameters
+            drawn.append(workloads(name, **({"mix": v.mix} if takes_mix else {})))
+        pairs = st_.tuples(st_.one_of(*drawn, generated(name, v.mix)), decisions())
+    strategy = st_.tuples(pairs, st_.integers(0, 2**32 - 1))
 
-    def prop(case: tuple[Workload, Scheduler]) -> None:
-        check_no_failure(name, variant, case[0], case[1], allow=allowed)
+    def prop(case: tuple[tuple[Workload, Scheduler], int]) -> None:
+        (w, schedule), seed = case
+        check_no_failure(name, variant, w, schedule, allow=allowed, explore=explore, seed=seed)
 
     # one database entry per property, not one for every no_failure() test
-    prop._hypothesis_internal_add_digest = repr((name, variant, workload, allowed, sorted(knobs.items()))).encode()  # type: ignore[attr-defined]
+    prop._hypothesis_internal_add_digest = repr((name, variant, workload, allowed, explore, sorted(knobs.items()))).encode()  # type: ignore[attr-defined]
     test = given(strategy)(prop)
-    if settings is not None:
-        test = settings(test)
+    # the loaded profile's settings, but no deadline (executions run real threads: an
+    # example can take milliseconds, more on a loaded machine) and no shrinking by
+    # hypothesis: harness.minimizer shrinks the failure it reports, faster and further.
+    # `settings` replaces all of this.
+    test = (settings or hsettings(deadline=None, suppress_health_check=[HealthCheck.too_slow], phases=PHASES))(test)
     test.__name__ = test.__qualname__ = f"no_failure_{name}_{variant}"
     return test
 
@@ -219,50 +321,80 @@ def find_failure(
 
 HQ_BALANCES = ("roundrobin", "first", "leastconn", "hash")
 HQ_ACTIONS = ("enable", "disable", "set_maxconn", "shutdown")
+HQ_MIXES = ("basic", "persist", "admin", "backup", "all")  # the target's workload mixes (HaproxyQueue.generate)
+# what each mix turns on (explicit knobs win): servers, max_events, cookies, pokes, backups, redispatch
+_HQ_MIX_KNOBS: dict[str, dict[str, Any]] = {
+    "basic": {},
+    "persist": {"cookies": True, "pokes": True, "redispatch": None},
+    "admin": {"servers": (1, 3), "max_events": 3, "redispatch": None},
+    "backup": {"servers": (1, 3), "max_events": 3, "backups": (1, 1), "redispatch": None},
+}
+_HQ_BASIC = {"servers": (1, 2), "max_events": 0, "cookies": False, "pokes": False, "backups": (0, 0), "redispatch": False}
 
 
 @register("haproxy_queue")
-def _hq_workloads(
+def _hq_workloads(*, mix: Optional[str] = None, **knobs: Any) -> st.SearchStrategy[dict[str, Any]]:
+    """The target's mixes, made shrinkable (knobs: threads=(1, 4),
+    servers=(1, 2), maxconn=(1, 2), max_requests=8, max_events=0,
+    balance=None (any), cookies=False, pokes=False, backups=(0, 0),
+    redispatch=False (None: either); mix="basic", "persist", "admin",
+    "backup" or "all" sets the knobs that mix of HaproxyQueue.generate
+    exercises, and knobs given explicitly win)."""
+    if mix is not None and mix not in HQ_MIXES:
+        raise QfuzzError(f"mix: {mix!r} is not one of {', '.join(HQ_MIXES)}")
+    unknown = set(knobs) - {"threads", "maxconn", "max_requests", "balance", *_HQ_BASIC}
+    if unknown:
+        raise QfuzzError(f"haproxy_queue workloads: unknown knob {sorted(unknown)[0]!r}")
+    if mix == "all":
+        return st.one_of(*(_hq_workloads(mix=m, **knobs) for m in HQ_MIXES[:-1]))
+    return _hq_strategy(**{**_HQ_BASIC, **_HQ_MIX_KNOBS[mix or "basic"], **knobs})
+
+
+def _hq_strategy(
     *,
     threads: tuple[int, int] = (1, 4),
-    servers: tuple[int, int] = (1, 2),
+    servers: tuple[int, int],
     maxconn: tuple[int, int] = (1, 2),
     max_requests: int = 8,
-    max_events: int = 0,
+    max_events: int,
     balance: Optional[str] = None,
-    cookies: bool = False,
-    pokes: bool = False,
+    cookies: bool,
+    pokes: bool,
+    backups: tuple[int, int],
+    redispatch: Optional[bool],
 ) -> st.SearchStrategy[dict[str, Any]]:
-    """The target's own mix, made shrinkable: short requests on a 10 ms grid
-    so that arrivals meet service ends.  Admin events (enable, disable,
-    shutdown, set_maxconn 1..4), persistence cookies and pokes (client
-    activity 10 or 20 ms after arrival) are off by default, as in the
-    target's basic mix.  Thread and server numbers are drawn wide
-    and reduced modulo the counts drawn, so the strategy is a flat tuple
-    (fast to draw, and every part shrinks on its own, toward 0)."""
+    """Short requests on a 10 ms grid so that arrivals meet service ends.
+    Admin events (enable, disable, shutdown, set_maxconn 1..4) hit active
+    servers; persistence cookies name one; pokes are client activity 10 or
+    20 ms after arrival.  Thread and server numbers are drawn wide and
+    reduced modulo the counts drawn, so the strategy is a flat tuple (fast
+    to draw, and every part shrinks on its own, toward 0)."""
     if balance is not None and balance not in HQ_BALANCES:
         raise QfuzzError(f"balance: {balance!r} is not one of {', '.join(HQ_BALANCES)}")
     slot = st.integers(0, 5)
     cookie = st.one_of(st.none(), st.integers(0, 7)) if cookies else st.none()
     poke = st.one_of(st.none(), st.integers(1, 2)) if pokes else st.none()
     request = st.tuples(slot, st.integers(0, 15), st.integers(1, 2), st.integers(0, 3), cookie, poke)
-    event = st.tuples(slot, st.integers(0, 15), st.integers(0, len(HQ_ACTIONS) - 1), st.integers(0, 7), st.integers(1, 4))
+    event = st.tuples(slot, st.integers(0, 15), st.integers(0, len(HQ_ACTIONS) - 1), st.integers(0, 7), st.integers(1, 4),
+                      st.booleans())
     parts = st.tuples(
         st.integers(*threads),
         st.lists(st.integers(*maxconn), min_size=servers[0], max_size=servers[1]),
         st.just(balance) if balance else st.sampled_from(HQ_BALANCES),
         st.lists(request, max_size=max_requests),
         st.lists(event, max_size=max_events) if max_events else st.just([]),
+        st.integers(*backups),
+        st.booleans() if redispatch is None else st.just(redispatch),
     )
     return parts.map(_hq_build)
 
 
 def _hq_build(parts: tuple[Any, ...]) -> dict[str, Any]:
-    nthreads, maxconns, balance, requests, events = parts
+    nthreads, maxconns, balance, requests, events, nbackups, redispatch = parts
     return {
         "threads": nthreads,
-        "servers": [{"maxconn": m} for m in maxconns],
-        "backend": {"balance": balance, "timeout_queue": 50},
+        "servers": [{"maxconn": m} for m in maxconns] + [{"maxconn": 1, "backup": True}] * nbackups,
+        "backend": {"balance": balance, "timeout_queue": 50, "redispatch": redispatch},
         "requests": [
             {"at": 10 * at, "thread": th % nthreads, "duration": 10 * dur, "key": key,
              "cookie": None if cookie is None else cookie % len(maxconns),
@@ -271,12 +403,12 @@ def _hq_build(parts: tuple[Any, ...]) -> dict[str, Any]:
         ],
         "events": [
             {
-                "at": 10 * at,
+                "at": 10 * at + (5 if half else 0),
                 "thread": th % nthreads,
                 "action": HQ_ACTIONS[a],
-                "server": sv % len(maxconns),
+                "server": sv % len(maxconns),  # actives only: backups stay up, as in the target's mix
                 "value": value if HQ_ACTIONS[a] == "set_maxconn" else 0,
             }
-            for at, th, a, sv, value in events
+            for at, th, a, sv, value, half in events
         ],
     }

@@ -944,8 +944,14 @@ int qf_run(const qf_run_args *a, qf_run_result *r)
 	size_t want = (size_t)(2 * C.budget + 4 * QF_MAX_TASKS + 64);
 	if (a->trace && C.trace_alloc < want * C.trace_stride) {
 		free(C.trace);
-		C.trace_alloc = want * C.trace_stride;
-		C.trace = malloc(C.trace_alloc);
+		C.trace = malloc(want * C.trace_stride);
+		C.trace_alloc = C.trace ? want * C.trace_stride : 0;
+		if (!C.trace) {
+			snprintf(r->error, sizeof r->error, "cannot allocate a %zu-byte trace buffer",
+				 want * C.trace_stride);
+			pthread_mutex_unlock(&run_mutex);
+			return -1;
+		}
 	}
 	C.trace_cap = (int)(C.trace_alloc / C.trace_stride);
 	C.sites = a->trace && a->sites ? rt_sites_buffer((size_t)C.trace_cap) : 0;
