@@ -66,16 +66,15 @@ def test_virtual_clock_only_moves_to_timers():
 
 
 def test_threads_are_real_pinned_pthreads_from_a_reused_pool():
-    before = set(os.listdir("/proc/self/task"))
     w = {"threads": 4, "servers": [{"maxconn": 1}],
          "requests": [{"at": 0, "thread": t, "duration": 5} for t in range(4)]}
     harness.run(HQ, "fixed", w, harness.RandomWalk(seed=1), cpu=0)
     pool = set(os.listdir("/proc/self/task"))
     harness.run(HQ, "fixed", w, harness.RandomWalk(seed=2), cpu=0)
     assert set(os.listdir("/proc/self/task")) == pool  # reused, not recreated
-    created = pool - before
-    if created:  # the pool may already exist from an earlier test in this process
-        assert len(created) >= 4
+    # at least one pool thread per execution thread (part of the pool may exist
+    # from an earlier test in this process: programs of test_runtime grow it too)
+    assert len(pool - {str(os.getpid())}) >= 4
     for tid in pool - {str(os.getpid())}:
         try:
             if os.sched_getaffinity(int(tid)) == {0}:
