@@ -103,7 +103,7 @@ static PyObject *py_run(PyObject *self, PyObject *args, PyObject *kw)
 	if (ret && program) {
 		const char *out = "";
 		int nout = qf_rt_output(&out);
-		PyObject *extra = Py_BuildValue("{s:y#,s:y#,s:s}", "sites", (const char *)r.sites,
+		PyObject *extra = Py_BuildValue("{s:y#,s:y#,s:s}", "sites", r.sites ? (const char *)r.sites : "",
 						(Py_ssize_t)(r.sites ? r.trace_bytes / r.trace_stride * 8 : 0), "output", out,
 						(Py_ssize_t)nout, "reset", fork ? "fork" : "segments");
 		if (!extra || PyDict_Update(ret, extra) < 0)
