@@ -35,7 +35,9 @@ native = Extension(
     include_dirs=["native"] + [rel("targets", n) for n in targets],
     define_macros=[("QF_TARGET_LIST", " ".join(f"X({n})" for n in targets))],
     extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-fno-strict-aliasing"],
-    extra_link_args=["-pthread", "-ldl"],
+    # -Bsymbolic: the runtime's calls into the core (qf_self, qf_rt_point...) bind
+    # inside this object, not through the PLT (bench/bench_runtime.py)
+    extra_link_args=["-pthread", "-ldl", "-Wl,-Bsymbolic"],
     depends=glob.glob(rel("native", "*.h")) + glob.glob(rel("native", "rt", "*.h")) + glob.glob(rel("targets", "*", "*.h")),
 )
 

@@ -887,12 +887,13 @@ int qf_run(const qf_run_args *a, qf_run_result *r)
 
 static uint64_t *rt_sites_buffer(size_t n)
 {
+	static uint64_t *buf; /* C.sites is NULL in executions that record none */
 	if (C.sites_alloc < n) {
-		free(C.sites);
-		C.sites = malloc(n * sizeof *C.sites);
-		C.sites_alloc = C.sites ? n : 0;
+		free(buf);
+		buf = malloc(n * sizeof *buf);
+		C.sites_alloc = buf ? n : 0;
 	}
-	return C.sites;
+	return buf;
 }
 
 void qf_rt_point(int label, const void *obj, int write)

@@ -312,6 +312,7 @@ def test_globals_tls_and_heap_start_fresh_in_every_execution(cache: Path) -> Non
         assert r["verdict"] == "OK", (seed, r["detail"])
         outputs.add(r["output"])
     assert len(outputs) == 1  # the same heap addresses every time
+    assert outputs.pop().startswith(b"0x5e")  # and in every process: the arena's fixed place
 
 
 def test_compile_error_is_gccs_message(tmp_path: Path) -> None:
@@ -815,3 +816,130 @@ def test_every_wrapped_name_has_a_wrapper_in_the_runtime() -> None:
     lib = ctypes.CDLL(core.__file__)
     missing = [n for n in core.rt_build_info()["wrap"] if not hasattr(lib, f"__wrap_{n}")]
     assert missing == []
+
+
+DEADLINE = r"""
+    #include <pthread.h>
+    #include <qfuzz.h>
+    #include <semaphore.h>
+    #include <unistd.h>
+
+    static sem_t jobs;
+    static int queued, served;
+    static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+
+    static void *server(void *arg)
+    {
+        for (;;) {
+            sem_wait(&jobs);
+            pthread_mutex_lock(&m);
+            queued--;
+            served++;
+            qf_request_end(served);
+            pthread_mutex_unlock(&m);
+        }
+        return arg;
+    }
+
+    int main(void)
+    {
+        pthread_t t;
+        sem_init(&jobs, 0, 0);
+        pthread_create(&t, NULL, server, NULL);
+        for (int i = 1; i <= 2; i++) {
+            qf_request_begin(i, 1000);    /* must be served within 1 ms */
+            pthread_mutex_lock(&m);
+            queued++;
+            pthread_mutex_unlock(&m);
+    #if FIXED
+            sem_post(&jobs);
+    #else
+            if (i == 1)
+                sem_post(&jobs);          /* the second request is never posted */
+    #endif
+        }
+        usleep(5000);                      /* main idles 5 ms, then leaves */
+        return 0;
+    }
+"""
+
+
+def test_an_annotated_request_past_its_deadline_is_stuck_on_the_deadline_path(cache: Path) -> None:
+    buggy = program(cache, "deadline", DEADLINE, ("FIXED=0",))
+    r = run(buggy)
+    assert r["verdict"] == "STUCK" and r["path"] == core.rt_build_info()["path_deadline"]
+    assert r["request"] == 2 and r["t_at"] == 1000
+    assert labels(buggy)[r["label_a"]] == "SEM_WAIT"
+    fixed = program(cache, "deadline", DEADLINE, ("FIXED=1",))
+    for seed in range(50):
+        assert run(fixed, seed=seed)["verdict"] == "OK"
+
+
+def test_qfuzz_h_builds_with_plain_gcc(cache: Path, tmp_path: Path) -> None:
+    import subprocess
+
+    from harness.program.build import include_dir
+
+    src = tmp_path / "plain.c"
+    src.write_text(textwrap.dedent(DEADLINE).replace("#if FIXED", "#if 1"))
+    exe = tmp_path / "plain"
+    subprocess.run(["gcc", "-I", str(include_dir()), "-pthread", str(src), "-o", str(exe)], check=True)
+    assert subprocess.run([str(exe)], timeout=10).returncode == 0
+
+
+KEYS_AND_RELOCK = r"""
+    #include <pthread.h>
+    #include <stdio.h>
+    #include <string.h>
+    static pthread_key_t key;
+    static int destroyed;
+    static void dtor(void *v) { destroyed += (int)(long)v; }
+    static void *t(void *a) { pthread_setspecific(key, (void *)5L); return a; }
+    int main(int argc, char **argv)
+    {
+        if (argc > 1 && !strcmp(argv[1], "relock")) {
+            pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+            pthread_mutex_lock(&m);
+            pthread_mutex_lock(&m);
+        }
+        if (pthread_key_create(&key, dtor))
+            return 2;
+        void *before = pthread_getspecific(key);
+        pthread_setspecific(key, (void *)1L);
+        pthread_t th;
+        pthread_create(&th, NULL, t, NULL);
+        pthread_join(th, NULL);
+        printf("%p %d %ld\n", before, destroyed, (long)pthread_getspecific(key));
+        return 0;
+    }
+"""
+
+
+def test_pthread_keys_are_fresh_each_execution_and_relocking_is_a_deadlock(cache: Path) -> None:
+    p = program(cache, "keys", KEYS_AND_RELOCK)
+    for seed in range(1200):  # more executions than glibc has keys (1024)
+        r = run(p, seed=seed, trace=0)
+        assert (r["verdict"], r["output"]) == ("OK", b"(nil) 5 1\n"), seed
+    r = run(p, "relock")
+    assert r["verdict"] == "DEADLOCK" and "already holds" in r["detail"]
+
+
+def test_call_sites_symbolize_to_the_programs_source_lines(cache: Path) -> None:
+    import subprocess
+
+    p = program(cache, "lost", LOST_WAKEUP, ("FIXED=0",))
+    src = (cache / "src" / "lost.c").read_text().splitlines()
+    r = run(p, sched=REPLAY, data=b"")  # no preemption: main runs first
+    recs = records(r)
+    sites = struct.unpack(f"<{len(recs)}Q", r["sites"])
+    ids = labels(p)
+    wanted = {"PTHREAD_CREATE": "pthread_create(", "COND_SIGNAL": "pthread_cond_signal(", "MUTEX_LOCK": "pthread_mutex_lock("}
+    for rec, site in zip(recs, sites):
+        label = ids[rec[2]] if 0 <= rec[2] < len(ids) else ""
+        if label in wanted and rec[3] == 0:
+            out = subprocess.run(["addr2line", "-f", "-e", str(p["so"]), hex(site)], capture_output=True, text=True).stdout
+            func, where = out.splitlines()
+            line = int(where.rsplit(":", 1)[1].split()[0])
+            assert func == "main" and where.split(":")[0].endswith("lost.c")
+            assert wanted.pop(label) in src[line - 1], (label, src[line - 1])
+    assert wanted == {}

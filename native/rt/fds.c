@@ -28,6 +28,7 @@
 
 #define MAX_FD 4096
 static uint8_t opened[MAX_FD];
+static int fd_high; /* every tracked fd is below it: the reset looks no further */
 static FILE *files[256];
 static int nfiles;
 
@@ -35,8 +36,11 @@ void rt_capture(const char *s, size_t n); /* proc.c */
 
 static int track(int fd)
 {
-	if (fd >= 0 && fd < MAX_FD && rt_on())
+	if (fd >= 0 && fd < MAX_FD && rt_on()) {
 		opened[fd] = 1;
+		if (fd >= fd_high)
+			fd_high = fd + 1;
+	}
 	return fd;
 }
 
@@ -54,11 +58,12 @@ void rt_fds_reset(void)
 			fclose(files[i]);
 		}
 	nfiles = 0;
-	for (int fd = 0; fd < MAX_FD; fd++)
+	for (int fd = 0; fd < fd_high; fd++)
 		if (opened[fd]) {
 			opened[fd] = 0;
 			close(fd);
 		}
+	fd_high = 0;
 }
 
 static void blocking(const char *call, int fd, const void *ra) __attribute__((noreturn));

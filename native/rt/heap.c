@@ -26,9 +26,33 @@ typedef struct hdr {
 	uint64_t size;
 } hdr;
 
+/* A program's arena sits at the same address in every process (when that
+ * range is free): one of 64 slots chosen by the last two components of its
+ * path (build.py's content-hash folder and file name).  Heap pointers, and
+ * whatever a program derives from them, are then the same on every run and
+ * machine. */
+#define RT_ARENA_AT(k) ((void *)(0x5e0000000000UL + ((unsigned long)(k) << 30)))
+
+static unsigned arena_slot(const char *path)
+{
+	const char *end = path + strlen(path), *c = end;
+	int slashes = 0;
+	while (c > path && slashes < 2)
+		slashes += *--c == '/';
+	uint32_t h = 2166136261u;
+	for (; c < end; c++)
+		h = (h ^ (uint8_t)*c) * 16777619u;
+	return h % 64;
+}
+
 int rt_heap_init(rt_program *p)
 {
-	void *a = mmap(NULL, RT_ARENA, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+	void *a = MAP_FAILED;
+	for (unsigned i = 0, k = arena_slot(p->path); i < 64 && a == MAP_FAILED; i++)
+		a = mmap(RT_ARENA_AT((k + i) % 64), RT_ARENA, PROT_READ | PROT_WRITE, flags | MAP_FIXED_NOREPLACE, -1, 0);
+	if (a == MAP_FAILED)
+		a = mmap(NULL, RT_ARENA, PROT_READ | PROT_WRITE, flags, -1, 0);
 	if (a == MAP_FAILED)
 		return -1;
 	p->arena = p->bump = p->high = p->arena_base = a;

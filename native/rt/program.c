@@ -286,10 +286,18 @@ static void rt_quiescent(void)
 			v.path = RT_PATH_DEADLINE;
 			v.request = (int)R.req[i].id;
 			v.t_at = R.req[i].deadline;
+			/* the thread idling in a wait on a futex, condvar, semaphore or
+			 * barrier (a sleep only if there is none) */
 			int idle = -1;
-			for (int u = 0; u < R.nth; u++)
-				if (!R.th[u].finished && R.th[u].wkind >= W_FUTEX && (idle < 0 || R.th[u].wstep > R.th[idle].wstep))
+			for (int u = 0; u < R.nth; u++) {
+				const rt_thread *t = &R.th[u];
+				if (t->finished || t->wkind < W_FUTEX)
+					continue;
+				int better = idle < 0 || (R.th[idle].wkind == W_SLEEP && t->wkind != W_SLEEP) ||
+					     ((t->wkind == W_SLEEP) == (R.th[idle].wkind == W_SLEEP) && t->wstep > R.th[idle].wstep);
+				if (better)
 					idle = u;
+			}
 			if (idle < 0)
 				continue;
 			v.thread_a = idle;
@@ -541,12 +549,13 @@ int qf_rt_load(const char *path, int race, char *err, int errlen)
 	if (export_runtime(err, errlen) < 0)
 		return -1;
 	rt_program *p = calloc(1, sizeof *p);
+	if (p)
+		snprintf(p->path, sizeof p->path, "%s", path);
 	if (!p || rt_heap_init(p) < 0) {
 		free(p);
 		snprintf(err, (size_t)errlen, "out of memory for the program's heap");
 		return -1;
 	}
-	snprintf(p->path, sizeof p->path, "%s", path);
 	const char *slash = strrchr(path, '/');
 	snprintf(p->name, sizeof p->name, "%s", slash ? slash + 1 : path);
 	char *dot = strstr(p->name, ".so");
