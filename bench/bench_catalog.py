@@ -49,18 +49,21 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--cap", type=float, default=60.0)
     ap.add_argument("--strategies", default="pct,random,pos")
-    ap.add_argument("--only", help="one commit id")
+    ap.add_argument("--only", help="one commit id, or several separated by commas")
     args = ap.parse_args()
     target = get("haproxy_queue")
     strategies = args.strategies.split(",")
+    with open("/proc/loadavg") as f:
+        load = " ".join(f.read().split()[:3])
     print(f"qfuzz catalog benchmark, {time.strftime('%Y-%m-%d %H:%M')}, {platform.machine()}, "
-          f"{len(os.sched_getaffinity(0))} CPUs; {args.seeds} seeds per cell, cap {args.cap:g} s; one core per campaign\n")
-    head = "| bug | oracle | variant | mix | reproducer | " + " | ".join(
+          f"{len(os.sched_getaffinity(0))} CPUs, load average {load}; {args.seeds} seeds per cell, cap {args.cap:g} s; "
+          f"mix {target.default_mix}; one core per campaign\n")
+    head = "| bug | date | oracle | variant | reproducer | " + " | ".join(
         f"{s}: median executions / seconds (found)" for s in strategies) + " |"
     print(head)
     print("|" + "---|" * (5 + len(strategies)))
     for bug in target.bugs:
-        if args.only and bug.commit != args.only:
+        if args.only and bug.commit not in args.only.split(","):
             continue
         cells = []
         for s in strategies:
@@ -70,8 +73,10 @@ def main() -> None:
                              f"{statistics.median(h[1] for h in hits):.2f} s ({len(hits)}/{args.seeds})")
             else:
                 cells.append(f"not found (0/{args.seeds})")
-        print(f"| {bug.commit} | {bug.oracle} | {bug.variant} | {target.default_mix} | {size(target, bug)} | " + " | ".join(cells) + " |",
-              flush=True)
+        print(f"| {bug.commit} | {bug.date} | {bug.oracle} | {bug.variant} | {size(target, bug)} | "
+              + " | ".join(cells) + " |", flush=True)
+    with open("/proc/loadavg") as f:
+        print(f"\nload average at the end: {' '.join(f.read().split()[:3])}")
 
 
 if __name__ == "__main__":

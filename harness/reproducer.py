@@ -90,6 +90,7 @@ class Reproducer:
             "version": VERSION if self.program is None else PROGRAM_VERSION,
             "qfuzz": self.qfuzz,
             "target": self.target,
+            "target_version": self.target_object().version,
         }
         if self.program is not None:
             d["program"] = self.program
@@ -271,7 +272,11 @@ def from_json(d: Any, source: str) -> Reproducer:
     for key in ("found", "minimized", "attribution"):
         if key in d and not isinstance(d[key], dict):
             raise ReproducerError(f"{source}: {key}: expected an object")
-    return Reproducer(
+    recorded = d.get("target_version", 1)
+    if isinstance(recorded, bool) or not isinstance(recorded, int) or not 1 <= recorded <= target.version:
+        raise ReproducerError(f"{source}: target_version: {recorded!r} is not a {target.name} model version this "
+                              f"qfuzz knows (1..{target.version})")
+    rep = Reproducer(
         target=target.name,
         variant=d["variant"],
         workload=workload,
@@ -285,6 +290,16 @@ def from_json(d: Any, source: str) -> Reproducer:
         program=program,
         resolved=target,
     )
+    if recorded < target.version:
+        # the model's schedule points changed since: an old file is kept only if
+        # it still means what it says, never replayed to another verdict silently
+        got = rep.replay(trace=False).verdict.signature
+        if got != verdict["signature"]:
+            raise ReproducerError(one_line(
+                f"{source}: recorded on {target.name} model version {recorded}, which version {target.version} "
+                f"replays as {got}, not {verdict['signature']}: re-find it with qfuzz fuzz --workload, or replay "
+                f"it with the qfuzz that wrote it ({d.get('qfuzz', '?')})"))
+    return rep
 
 
 def load(path: str | os.PathLike[str]) -> Reproducer:

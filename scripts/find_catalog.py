@@ -2,11 +2,12 @@
 """Find every catalog bug with the default engine and store its minimized
 reproducer in the corpus (what corpus/haproxy_queue/revert-*.json came from).
 
-A candidate counts only if the fix removes it (attribution by differential):
-its workload shows nothing on `fixed` and `coarse` under a seeded search of
---check schedules, and its own schedule replays clean there.  A candidate
-that the fix does not remove (a finding of the fixed tree, docs/findings.md)
-is skipped, and the search goes on with the next seed.
+A candidate counts only if the fix removes it (attribution by differential,
+harness/attribution.py: the bug's own fix and no other removes it), its own
+schedule replays clean on `fixed` and `coarse`, and --check seeded schedules
+of its workload find nothing on `coarse`.  A candidate that the fix does not
+remove (a finding of the fixed tree, docs/findings.md) is skipped, and the
+search goes on with the next seed.
 
     python scripts/find_catalog.py [--corpus corpus] [--seconds 120] [--only COMMIT] [--check 200]
 """
@@ -15,24 +16,27 @@ from __future__ import annotations
 import argparse
 import sys
 
+from harness.attribution import attribute
 from harness.corpus import Corpus
 from harness.engines.campaign import Campaign, Finding
-from harness.reproducer import from_execution, now_iso
+from harness.minimizer import minimize
+from harness.reproducer import from_execution, load_workload, now_iso
 from harness.targets import get
 
 
-def removed_by_fix(target, finding: Finding, checks: int) -> bool:
-    """The fix removes it: the same schedule replays clean on `fixed` and
-    `coarse`, and a seeded search on its workload finds nothing there."""
+def removed_by_fix(target, finding: Finding, commit: str, checks: int) -> bool:
+    """The fix removes it: attribution by differential (harness/attribution.py:
+    a seeded search on its workload with each candidate fix applied) names
+    exactly this bug's fix, its schedule replays clean on `fixed` and
+    `coarse`, and a seeded search on `coarse` finds nothing at all."""
     ex = finding.execution
+    if attribute(ex).removed_by != (commit,):
+        return False
     rep = from_execution(ex)
-    for variant in ("fixed", "coarse"):
-        if not rep.replay(variant).verdict.ok:
-            return False
-        result = Campaign(target, variant, "pct", seed=1, workload=ex.workload, minimize_seconds=0).run(runs=checks)
-        if result.findings:
-            return False
-    return True
+    if not (rep.replay("fixed").verdict.ok and rep.replay("coarse").verdict.ok):
+        return False
+    return not Campaign(target, "coarse", "pct", seed=1, workload=ex.workload, minimize_seconds=0).run(
+        runs=checks).findings
 
 
 def main() -> int:
@@ -43,28 +47,42 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tries", type=int, default=8, help="campaign seeds tried per bug")
     ap.add_argument("--check", type=int, default=200, help="schedules of the differential search on fixed/coarse")
-    ap.add_argument("--only", help="one commit id")
+    ap.add_argument("--only", help="one commit id, or several separated by commas")
+    ap.add_argument("--engine", default="pct", choices=("pct", "pos", "random"))
+    ap.add_argument("--workload", help="search this workload file instead of the generic mix (recorded in the "
+                                       "reproducer's `found`)")
     args = ap.parse_args()
     target = get(args.target)
     corpus = Corpus(args.corpus, target.name)
+    given = target.workload(load_workload(args.workload, target.name)) if args.workload else None
     missed = 0
     for bug in target.bugs:
-        if args.only and bug.commit != args.only:
+        if args.only and bug.commit not in args.only.split(","):
             continue
         hit = lambda f: bug.pattern.matches(f.kind, f.path, *f.execution.verdict.labels)  # noqa: E731
         done = False
         for seed in range(args.seed, args.seed + args.tries):
-            campaign = Campaign(target, bug.variant, "pct", seed=seed, corpus=None, minimize_seconds=5.0)
+            # minimize only the hit, not every other failure met on the way
+            campaign = Campaign(target, bug.variant, args.engine, seed=seed, corpus=None, minimize_seconds=0,
+                                workload=given)
             result = campaign.run(seconds=args.seconds / args.tries, stop=hit)
             found = [f for f in result.findings.values() if hit(f)]
             if not found:
                 continue
             f = found[0]
-            if not removed_by_fix(target, f, args.check):
+            f.minimized = minimize(f.execution)
+            f.execution = f.minimized.execution
+            if not hit(f):
+                print(f"{bug.commit}: seed {seed}: minimizing {f.signature} changed its signature; trying the next seed")
+                continue
+            if not removed_by_fix(target, f, bug.commit, args.check):
                 print(f"{bug.commit}: seed {seed}: {f.signature} is not removed by the fix; trying the next seed")
                 continue
-            rep = from_execution(f.execution, found={"engine": "pct", "seed": seed, "executions": f.first_execution,
-                                                      "seconds": round(f.first_seconds, 3), "date": now_iso()})
+            found = {"engine": args.engine, "seed": seed, "executions": f.first_execution,
+                     "seconds": round(f.first_seconds, 3), "date": now_iso()}
+            if given is not None:
+                found["workload"] = given.data  # not the mix: a given workload
+            rep = from_execution(f.execution, found=found)
             rep.minimized = {"before": f.minimized.before.to_json(), "after": f.minimized.after.to_json()}
             stored = corpus.store(rep)
             print(f"{bug.commit}: {f.signature} after {f.first_execution:,} executions ({f.first_seconds:.2f} s, "

@@ -10,29 +10,26 @@ same scheduler seed runs on both builds, and the traces are compared byte for
 byte; the search stops at the first difference."""
 from __future__ import annotations
 
-import json
 import random
 import re
 
 import pytest
 
 from harness.corpus import Corpus
-from harness.native import core
-from harness.pinning import default_cpu
 from harness.runner import run
 from harness.schedulers import Replay, make
+from harness.target import Variant
 from support import HQ, ROOT
 
 MODEL_H = ROOT / "targets" / "haproxy_queue" / "model.h"
-BITS = {m[1]: 1 << int(m[2]) for m in re.finditer(r"#define (HQ_(?:BUG_\w+|COARSE))\s+\(1u << (\d+)\)",
+BITS = {m[1]: 1 << int(m[2]) for m in re.finditer(r"#define (HQ_(?:BUG_\w+|PRE_\w+|COARSE))\s+\(1u << (\d+)\)",
                                                   MODEL_H.read_text())}
 
 
 def trace_of(bits: int, workload, scheduler) -> tuple[str, bytes]:
-    w = HQ.workload(workload)
-    r = core.run(HQ.index, bits, w.packed, scheduler.kind, budget=HQ.budget(w.data), cpu=default_cpu(), trace=1,
-                 features=1, **scheduler.native_args(HQ.estimate_steps(w.data)))
-    return str(r["kind"]), bytes(r["trace"])
+    build = Variant(f"bits-{bits:#x}", bits, "an unnamed build", "bugs")
+    ex = run(HQ, build, workload, scheduler)
+    return ex.verdict.signature, ex.raw_trace
 
 
 def differs(bit: int, base: int, workload, scheduler_factory) -> bool:
@@ -43,7 +40,7 @@ def test_model_h_declares_the_bits_the_catalog_names():
     from harness.targets.haproxy_queue import catalog  # noqa: F401  (the descriptor's own copy of the bits)
 
     assert len(BITS) >= 16
-    py = {f"HQ_{k}": v for k, v in vars(catalog).items() if k.startswith("BUG_") or k == "COARSE"}
+    py = {f"HQ_{k}": v for k, v in vars(catalog).items() if k.startswith(("BUG_", "PRE_")) or k == "COARSE"}
     assert py == BITS, "catalog.py and model.h disagree on the variant bits"
 
 
@@ -66,19 +63,29 @@ def test_each_bit_changes_some_trace(name):
     pytest.fail(f"{name} ({bit:#x}) changed no trace: no workload or schedule tried behaves differently with it")
 
 
+# The GH #2711 shape on the Oct 2024 tree (must_try_again, balance_again, the
+# skip-LB shortcut without ca275d99c's px.served check): two actives, one
+# taken out at t=0, the other at 15, a backup idle beside a queued request.
+SPIN = {
+    "threads": 3,
+    "servers": [{"maxconn": 1}, {"maxconn": 1}, {"maxconn": 1, "backup": True}],
+    "backend": {"balance": "first", "timeout_queue": 50},
+    "requests": [{"at": 10, "thread": 2, "duration": 20}, {"at": 10, "thread": 2, "duration": 10, "key": 3},
+                 {"at": 30, "thread": 2, "duration": 10, "key": 3}, {"at": 30, "thread": 0, "duration": 10, "key": 3},
+                 {"at": 30, "thread": 1, "duration": 10, "key": 3}]
+    + [{"at": 9_000_000, "thread": 0, "duration": 1}] * 59,
+    "events": [{"at": 0, "thread": 1, "action": "disable", "server": 1},
+               {"at": 15, "thread": 1, "action": "disable", "server": 0}],
+}
+
+
 def test_the_pendconn_pool_recycles_in_a_long_balance_again_spin():
-    # Three threads spin in balance_again at once (pre-ca275d99c: the skip-LB
-    # shortcut queues while px.served is 0, must_try_again takes it back out):
-    # each can run, so no spin is idle and only the step budget ends it.  That
-    # is over 4,000 pendconn_add() calls, twice the 2,048-entry pool: without
-    # recycling the spinners got "internal error" 500s and the LIVELOCK was lost.
-    rep = next(r for r in Corpus(ROOT / "corpus", "haproxy_queue").reproducers()
-               if r.variant == "revert-ca275d99c")
-    w = json.loads(json.dumps(rep.workload))
-    late = w["requests"][-1]
-    w["requests"] += [dict(late, thread=0), dict(late, thread=1)]
-    w["requests"] += [{"at": 9_000_000, "thread": 0, "duration": 1, "key": 0}] * (64 - len(w["requests"]))
-    ex = run(HQ, "revert-ca275d99c", w, make("pct", 3))
+    # Three threads spin in balance_again at once: each can run, so no spin is
+    # idle and only the step budget (raised by the 59 far-off requests) ends it.
+    # That is over 4,000 pendconn_add() calls, twice the 2,048-entry pool:
+    # without recycling the spinners got "internal error" 500s and the
+    # LIVELOCK was lost.
+    ex = run(HQ, "dequeuing-fix", SPIN, make("pct", 3))
     adds = sum(1 for e in ex.trace if e.label == "PADD_LENGTH")
     assert ex.verdict.signature == "LIVELOCK:-:BALANCE_AGAIN:-", ex.verdict.detail
     assert adds > 2048 and not any(e.label == "RESP_INTERNAL" for e in ex.trace)

@@ -15,11 +15,11 @@ from .catalog import BUG_REDIST_PX, BUG_SEED_PX, BUG_SEED_SRV, BUGS, VARIANTS
 BALANCES = ("roundrobin", "first", "leastconn", "hash")
 MIXES = ("generic", "basic", "persist", "admin", "backup", "all")
 GRIDS = ("10ms", "1ms", "continuous")  # generated times: a 10 ms grid (before 2026-12), whole ms, or microseconds
-ACTIONS = ("disable", "enable", "set_maxconn", "shutdown")
+ACTIONS = ("disable", "enable", "set_maxconn", "shutdown", "delete")
 MAX_THREADS, MAX_SERVERS, MAX_REQUESTS, MAX_EVENTS = 16, 8, 64, 16
 MAX_TIME = 10_000_000
 MAX_JITTER = 100_000  # timer window, in the workload's time unit
-LAYOUT = 1  # the packed int32 layout shared with model.c (HQ_LAYOUT)
+LAYOUT = 2  # the packed int32 layout shared with model.c (HQ_LAYOUT)
 
 
 def _obj(value: Any, where: str, keys: set[str]) -> Mapping[str, Any]:
@@ -75,6 +75,9 @@ class HaproxyQueue(Target):
     variants = VARIANTS
     bugs = BUGS
     path_names = {0: "-", 1: "server-queue", 2: "backend-queue"}
+    # 2 (2026-12): the 2026 tree (ready_srv, del server, wake reasons, queueslength) moved schedule
+    # points; a version-1 file loads only if it still replays to its stored verdict
+    version = 2
 
     def canonical(self, data: Any, where: str = "workload") -> dict[str, Any]:
         d = _obj(data, where, {"threads", "servers", "backend", "requests", "events", "jitter"})
@@ -109,23 +112,29 @@ class HaproxyQueue(Target):
         requests = []
         for i, r in enumerate(_list(d, "requests", where, 0, MAX_REQUESTS)):
             w = f"{where}.requests[{i}]"
-            r = _obj(r, w, {"at", "thread", "duration", "key", "cookie", "poke"})
+            r = _obj(r, w, {"at", "thread", "duration", "key", "cookie", "poke", "tick"})
             cookie = r.get("cookie")
             if cookie is not None:
                 cookie = _int(r, "cookie", w, 0, len(servers) - 1)
             poke = r.get("poke")
             if poke is not None:
                 poke = _int(r, "poke", w, 0, MAX_TIME)
-            requests.append(
-                {
+            tick = r.get("tick")
+            if tick is not None:
+                tick = _int(r, "tick", w, 0, MAX_TIME)
+            req = {
                     "at": _int(r, "at", w, 0, MAX_TIME),
                     "thread": _int(r, "thread", w, 0, threads - 1),
                     "duration": _int(r, "duration", w, 0, MAX_TIME),
                     "key": _int(r, "key", w, 0, 2**31 - 1, 0),
                     "cookie": cookie,  # persistence: the server it sticks to, or null
                     "poke": poke,  # when client activity wakes the stream while it waits, or null
-                }
-            )
+            }
+            if tick is not None:
+                # when another of its timeouts fires while it waits in a queue (its task's own
+                # timer, TASK_WOKEN_TIMER); left out when unset, so older workloads stay byte-identical
+                req["tick"] = tick
+            requests.append(req)
         events = []
         for i, e in enumerate(_list(d, "events", where, 0, MAX_EVENTS)):
             w = f"{where}.events[{i}]"
@@ -157,10 +166,9 @@ class HaproxyQueue(Target):
         for s in data["servers"]:
             ints += [s["maxconn"], s["minconn"], s["maxqueue"], s["weight"], int(s["backup"]), int(s["down"])]
         for r in data["requests"]:
-            cookie = r.get("cookie")
-            poke = r.get("poke")
+            cookie, poke, tick = r.get("cookie"), r.get("poke"), r.get("tick")
             ints += [r["at"], r["thread"], r["duration"], r["key"], -1 if cookie is None else cookie,
-                     -1 if poke is None else poke]
+                     -1 if poke is None else poke, -1 if tick is None else tick]
         for e in data["events"]:
             ints += [e["at"], e["thread"], ACTIONS.index(e["action"]), e["server"], e["value"]]
         return struct.pack(f"<{len(ints)}i", *ints)
@@ -262,6 +270,8 @@ class HaproxyQueue(Target):
                 r["cookie"] = rnd.randrange(nsrv)
             if persist and rnd.random() < 0.3:
                 r["poke"] = r["at"] + t(10, 30)
+            if generic and rnd.random() < 0.2:  # another of its timeouts fires while it may be queued
+                r["tick"] = r["at"] + t(1, 30)
             requests.append(r)
         requests.sort(key=lambda r: r["at"])
         events = []
@@ -276,6 +286,8 @@ class HaproxyQueue(Target):
                 }
                 if action == "set_maxconn":
                     e["value"] = rnd.choice((1, 2))
+                if action == "delete":  # only a server in maintenance can go: disable it just before
+                    events.append({**e, "action": "disable", "at": max(0, e["at"] - t(0, 5))})
                 events.append(e)
             events.sort(key=lambda e: e["at"])
         out = {"threads": threads, "servers": servers, "backend": backend, "requests": requests, "events": events}
@@ -344,6 +356,10 @@ class HaproxyQueue(Target):
                     c = _copy(d)
                     c["requests"][i][key] = None
                     yield c
+            if r.get("tick") is not None:
+                c = _copy(d)
+                del c["requests"][i]["tick"]
+                yield c
         if d.get("jitter"):
             c = _copy(d)
             del c["jitter"]

@@ -25,12 +25,19 @@ BUG_NO_STOP = 1 << 11  # 19c5581b4
 BUG_LOCK_ORDER = 1 << 12  # 5e83d996c
 BUG_ENABLE_NOCHECK = 1 << 13  # 6a78e6169
 BUG_BACKUP_DRAIN = 1 << 14  # a8694654b
+PRE_READY_SRV = 1 << 15  # cda7275ef (not a bug fix: the Dec 2024 rework of the backend re-check)
+BUG_RS_COUNTERS = 1 << 16  # 659d5f657
+BUG_RS_NOLOCK = 1 << 17  # 99f5be563
+BUG_QUEUESLENGTH = 1 << 18  # 099c1b244
+BUG_RS_DELETE = 1 << 19  # 0144426df
+BUG_RS_UNLOCK = 1 << 20  # e9d34f991
+BUG_WOKEN_RES = 1 << 21  # 13c344516
 COARSE = 1 << 31
 
 # Everything fixed upstream after 2024-07-26 (the tree just before the seed fix).
 TREE_2024_07 = (
     BUG_SEED_SRV | BUG_SEED_PX | BUG_TRYLOCK | BUG_SERVED_CHECK | BUG_SKIPLB_SERVED | BUG_REDIST_PX
-    | BUG_GRAB_PX | BUG_FREE_NODEQ
+    | BUG_GRAB_PX | BUG_FREE_NODEQ | PRE_READY_SRV
 )
 
 STUCK_SERVER = Pattern("STUCK", "server-queue", why="5541d4995: queued on a server just after its last slot holder left")
@@ -45,6 +52,10 @@ TRYLOCK_LOSS = Pattern(
 )
 LATE_RELEASE = Pattern(
     "STUCK", "*", "*", "FREE_NODEQ", why="dc9ce9c26: stream_free released a slot without a dequeue (fixed Dec 2024)"
+)
+SKIPLB_NOSERVED = Pattern(
+    "STUCK", "backend-queue", "AS_SKIPLB_NOSERVED",
+    why="ca275d99c: the skip-LB shortcut queues while px.served is 0 (fixed Oct 2024)",
 )
 REDIST_LEFT = Pattern(
     "STUCK", "backend-queue", "*", "RD_SKIP_PX",
@@ -81,12 +92,30 @@ ENDLESS_LOOP = Pattern(
 )
 
 
+# The 2026 tree's backend re-check (cda7275ef): a server announces itself in
+# px.ready_srv only at the end of process_srv_queue, only when nothing runs
+# anywhere; a request that queues on the backend takes that server.  Where
+# it is not armed, the seed race is open again (docs/findings.md F1, F4, F5).
+READY_SRV_GAPS = tuple(
+    Pattern("STUCK", "backend-queue", "*", release, why=f"F5 (docs/findings.md): {why}")
+    for release, why in (
+        ("RS_UNARMED", "nothing runs anywhere and no ready server is armed: the releaser saw empty queues, so it "
+                       "never ran process_srv_queue, the only place that arms ready_srv"),
+        ("RS_PXSERVED", "ready_srv is armed only when px.served == 0 (as in F1, F4)"),
+        ("RS_SERVED", "ready_srv is armed only when this server's served is 0"),
+        ("RS_LOAD", "another server's ready_srv announcement was consumed or stale"),
+        ("ASQ_RS_GIVEBACK", "a queuer gave a ready server's slot back without looking at the queues"),
+    )
+)
+
+
 def _bug(commit: str, subject: str, date: str, oracle: str, bit: int, pattern: Pattern, story: str, mix: str = "basic",
          also: tuple[Pattern, ...] = ()) -> tuple[Bug, Variant]:
     name = f"revert-{commit}"
     variant = Variant(
         name, bit, f"the fixed model with {commit} reverted ({subject})", "bugs",
-        shows=(pattern, *also, *IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, ENABLE_RACE), must_show=(pattern,),
+        shows=(pattern, *also, *READY_SRV_GAPS, *IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, ENABLE_RACE),
+        must_show=(pattern,),
         mix=mix,
     )
     return Bug(commit, subject, date, oracle, name, pattern, story), variant
@@ -138,9 +167,46 @@ CATALOG = [
          "requests wait in the backend queue while the last server goes down; pendconn_redistribute only looks at "
          "that server's own queue, so they wait out timeout queue instead of a 503 at once", mix="admin"),
     _bug("ca275d99c", "BUG/MEDIUM: queue: make sure never to queue when there's no more served conns", "2024-10",
-         "LIVELOCK", BUG_SKIPLB_SERVED, ENDLESS_LOOP,
-         "the skip-LB shortcut returns FULL while px.served is 0 (a request waits beside an idle backup): queue, "
-         "must_try_again, balance_again, forever", mix="backup"),
+         "STUCK", BUG_SKIPLB_SERVED,
+         SKIPLB_NOSERVED,
+         "the skip-LB shortcut returns FULL while px.served is 0 (a request waits beside an idle server): on the "
+         "2024 tree queue, must_try_again, balance_again, forever; on the 2026 tree, no ready server is armed and "
+         "the request waits out timeout queue beside the idle one", mix="backup", also=(ENDLESS_LOOP,)),
+]
+
+CATALOG += [
+    _bug("659d5f657", "BUG/MEDIUM: queues: Adjust the proxy counters when appropriate", "2025-01-09", "SAFETY",
+         BUG_RS_COUNTERS,
+         Pattern("SAFETY", "*", "INV_PXSERVED", why="659d5f657: the extra dequeue after arming ready_srv is not counted"),
+         "a server arms ready_srv, its one extra pick takes a request that queued meanwhile, and px.served and "
+         "px.totpend never hear of it"),
+    _bug("99f5be563", "BUG/MAJOR: queue: lock around the call to pendconn_process_next_strm()", "2025-05-06", "SAFETY",
+         BUG_RS_NOLOCK,
+         Pattern("SAFETY", "*", "INV_UNLOCKED", why="99f5be563: the extra dequeue changes a queue without its lock"),
+         "the extra pick after arming ready_srv unlinks a server-queue entry without the server queue lock, racing "
+         "pendconn_add and pendconn_unlink on the same list (the mt_list corruption upstream)"),
+    _bug("099c1b244", "BUG/MAJOR: queue: properly keep count of the queue length", "2025-05-17", "SAFETY",
+         BUG_QUEUESLENGTH,
+         Pattern("SAFETY", "*", "INV_QUEUESLENGTH", why="099c1b244: queueslength not decremented on unlink"),
+         "a request times out in a queue (or takes a ready server); queueslength keeps counting it, and LB and the "
+         "skip-LB shortcut see a queue that is not there"),
+    _bug("0144426df", "BUG/MEDIUM: server: close a race around ready_srv when deleting a server", "2025-11-06",
+         "SAFETY", BUG_RS_DELETE,
+         Pattern("SAFETY", "*", "INV_SRV_UAF", why="0144426df: ready_srv names a deleted server (GH #3177)"),
+         "a server in maintenance arms ready_srv after its status change reset it; `del server` does not reset it "
+         "and the next backend-queued request takes the deleted server",
+         also=(Pattern("STUCK", "*", "*", "RS_RESET_STORE",
+                       why="0144426df: the load-then-store reset wiped another server's ready_srv"),)),
+    _bug("e9d34f991", "BUG/MEDIUM: queues: Don't forget to unlock the queue before exiting", "2025-11-20", "SAFETY",
+         BUG_RS_UNLOCK,
+         Pattern("SAFETY", "*", "ASQ_RS_GIVEBACK", why="e9d34f991: the ready_srv path returns holding the queue lock"),
+         "a backend-queued request takes the ready server's slot, but a dequeuer picked its entry first: it gives "
+         "the slot back and returns with the queue lock still held"),
+    _bug("13c344516", "BUG/MEDIUM: stream: Handle TASK_WOKEN_RES as a stream event", "2026-03-03", "STUCK",
+         BUG_WOKEN_RES,
+         Pattern("STUCK", "*", "*", "STRM_TIMER_ONLY", why="13c344516: a dequeue's wake-up lost to a timer (GH #3290)"),
+         "a queued stream is handed a slot while one of its own timers fires: woken for both, it sees only the "
+         "timer, refreshes it and sleeps on its slot until timeout queue"),
 ]
 
 BUGS = tuple(b for b, _ in CATALOG)
@@ -149,31 +215,39 @@ SEED_VARIANTS = (
     Variant(
         "pre-fix", TREE_2024_07,
         "the tree at 1a8f3a368, just before 5541d4995: trylock dequeuer, no re-checks", "bugs",
-        shows=(REDIST_LEFT, LATE_RELEASE, LIMIT_ROSE, ENABLE_RACE, GRAB_UNCOUNTED, STUCK_SERVER, STUCK_BACKEND, OVERSHOOT, GRABBED),
+        shows=(REDIST_LEFT, SKIPLB_NOSERVED, LATE_RELEASE, LIMIT_ROSE, ENABLE_RACE, GRAB_UNCOUNTED, STUCK_SERVER, STUCK_BACKEND, OVERSHOOT, GRABBED),
         must_show=(STUCK_SERVER, STUCK_BACKEND),
     ),
     Variant(
         "server-fix", TREE_2024_07 & ~BUG_SEED_SRV,
         "only the server-queue half of 5541d4995 (re-check and process_srv_queue in srv_redispatch_connect)", "bugs",
-        shows=(REDIST_LEFT, LATE_RELEASE, LIMIT_ROSE, ENABLE_RACE, GRAB_UNCOUNTED, TRYLOCK_LOSS, STUCK_BACKEND, OVERSHOOT, GRABBED),
+        shows=(REDIST_LEFT, SKIPLB_NOSERVED, LATE_RELEASE, LIMIT_ROSE, ENABLE_RACE, GRAB_UNCOUNTED, TRYLOCK_LOSS, STUCK_BACKEND, OVERSHOOT, GRABBED),
         must_show=(STUCK_BACKEND,),
     ),
     Variant(
         "seed-fix", TREE_2024_07 & ~(BUG_SEED_SRV | BUG_SEED_PX),
         "both halves of 5541d4995, as upstream shipped them; the trylock residual (b11495652) remains", "bugs",
-        shows=(REDIST_LEFT, LATE_RELEASE, TRYLOCK_LOSS, ENDLESS_LOOP, *IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, ENABLE_RACE,
+        shows=(REDIST_LEFT, SKIPLB_NOSERVED, LATE_RELEASE, TRYLOCK_LOSS, ENDLESS_LOOP, *IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, ENABLE_RACE,
                GRAB_UNCOUNTED, OVERSHOOT, GRABBED),
         mix="all",
     ),
     Variant(
         "dequeuing-fix", TREE_2024_07 & ~(BUG_SEED_SRV | BUG_SEED_PX | BUG_TRYLOCK),
         "seed-fix plus b11495652 (atomic dequeuing flag, then a blocking lock); believed closed upstream", "bugs",
-        shows=(REDIST_LEFT, LATE_RELEASE, ENDLESS_LOOP, *IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, ENABLE_RACE, GRAB_UNCOUNTED,
+        shows=(REDIST_LEFT, SKIPLB_NOSERVED, LATE_RELEASE, ENDLESS_LOOP, *IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, ENABLE_RACE, GRAB_UNCOUNTED,
                OVERSHOOT, GRABBED),
         mix="all",
     ),
     Variant(
-        "fixed", 0, "every modelled fix applied (the catalog's fully fixed model)", "clean as far as upstream knows",
+        "fixed", 0, "the 2026 tree: every modelled fix applied, ready_srv (the catalog's fully fixed model)",
+        "clean as far as upstream knows",
+        shows=(*READY_SRV_GAPS, *IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, ENABLE_RACE), mix="all",
+    ),
+    Variant(
+        "fixed-2024", PRE_READY_SRV,
+        "the Dec 2024 tree just before cda7275ef: every modelled fix, with pendconn_must_try_again and balance_again "
+        "as the backend re-check instead of ready_srv (what the 2024 variants are attributed against)",
+        "clean as far as upstream knows",
         shows=(*IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, ENABLE_RACE), mix="all",
     ),
     Variant(

@@ -111,9 +111,28 @@ static void note_full(struct hq_stream *s, int label)
 	s->full_thread = qf_self();
 }
 
+/* a queue's list is only ever changed under its lock (99f5be563's corruption
+ * is a pick without it): the lockset check that stands for that corruption */
+static void check_locked(struct hq_queue *q, int idx)
+{
+	if (q->lock.owner == qf_self() || q->lock.owner == QF_MAX_THREADS)
+		return;
+	qf_verdict v;
+	qf_verdict_init(&v, QF_SAFETY);
+	v.label_a = L_INV_UNLOCKED;
+	v.object = q->sv;
+	v.request = W.pc[idx].strm;
+	v.thread_a = qf_self();
+	v.step_a = qf_step();
+	snprintf(v.detail, sizeof v.detail, "the %s queue's list is changed without its lock (request %d's entry)",
+		 q->sv >= 0 ? "server" : "backend", W.pc[idx].strm);
+	qf_fail(&v);
+}
+
 static void q_link(struct hq_queue *q, int idx)
 {
 	struct hq_pendconn *p = &W.pc[idx];
+	check_locked(q, idx);
 	p->prev = q->tail;
 	p->next = -1;
 	if (q->tail >= 0)
@@ -129,6 +148,7 @@ static void q_unlink(struct hq_queue *q, int idx)
 	struct hq_pendconn *p = &W.pc[idx];
 	if (!p->linked)
 		return; /* the tree delete is idempotent */
+	check_locked(q, idx);
 	if (p->prev >= 0)
 		W.pc[p->prev].next = p->next;
 	else
@@ -141,9 +161,32 @@ static void q_unlink(struct hq_queue *q, int idx)
 	p->linked = 0;
 }
 
+/* q->length and the 3.2 total queueslength move together (adjacent atomics
+ * upstream: one schedule point here); `total` 0 is 099c1b244's missed one */
+static void qlen_add(struct hq_queue *q, long delta, int label, int total)
+{
+	qf_add(&q->length, delta, label);
+	if (total)
+		__atomic_add_fetch(&q->queueslength, delta, __ATOMIC_SEQ_CST);
+}
+
 static int task_of(int strm)
 {
 	return W.strm[strm].task;
+}
+
+/* task_wakeup(..., TASK_WOKEN_RES): a resource (a slot, a new LB chance) */
+static void wake_res(int strm, int label)
+{
+	__atomic_store_n(&W.strm[strm].res, 1, __ATOMIC_SEQ_CST);
+	qf_wake(task_of(strm), label);
+}
+
+/* the stream task's one timer */
+static void arm(struct hq_stream *s, uint32_t when)
+{
+	s->task_exp = when;
+	qf_task_schedule(s->task, when);
 }
 
 /* ---- sess_change_server and the LB hooks --------------------------------- */
@@ -198,8 +241,8 @@ static void sess_change_server(struct hq_stream *s, int newsrv, int reserved, lo
 
 static int may_dequeue_tasks(struct hq_server *s)
 {
-	if (!qf_load(&s->queue.length, L_MD_SRVQLEN)) {
-		if (!qf_load(&W.px.queue.length, L_MD_PXQLEN) || !hq_usable(s)) {
+	if (!qf_load(&s->queue.queueslength, L_MD_SRVQLEN)) {
+		if (!qf_load(&W.px.queue.queueslength, L_MD_PXQLEN) || !hq_usable(s)) {
 			note_nodeq(s, L_MD_PXQLEN);
 			return 0;
 		}
@@ -267,10 +310,10 @@ static int pendconn_process_next_strm(struct hq_server *srv, int px_ok, int drai
 		hq_pc(pp)->target = srv->id;
 		int strm = hq_pc(pp)->strm;
 		W.strm[strm].srv_conn = srv->id; /* stream_add_srv_conn */
-		qf_wake(task_of(strm), L_PNS_WAKE);
+		wake_res(strm, L_PNS_WAKE);
 		if (del)
 			qf_unlock(&W.pc[pp].del_lock, L_PNS_DEL_UNLOCK);
-		qf_add(&W.px.queue.length, -1, L_PNS_PXLEN_DEC);
+		qlen_add(&W.px.queue, -1, L_PNS_PXLEN_DEC, 1);
 		return 1;
 	}
 	/* from the server queue */
@@ -280,10 +323,10 @@ static int pendconn_process_next_strm(struct hq_server *srv, int px_ok, int drai
 	e->strm_flags |= SF_ASSIGNED;
 	e->target = srv->id;
 	W.strm[e->strm].srv_conn = srv->id;
-	qf_wake(task_of(e->strm), L_PNS_WAKE);
+	wake_res(e->strm, L_PNS_WAKE);
 	qf_point(L_PNS_UNLINK, &srv->queue);
 	q_unlink(&srv->queue, p);
-	qf_add(&srv->queue.length, -1, L_PNS_SRVLEN_DEC);
+	qlen_add(&srv->queue, -1, L_PNS_SRVLEN_DEC, 1);
 	return 1;
 }
 
@@ -299,12 +342,56 @@ static int reserve_slot(struct hq_server *s, long maxconn, int label)
 	}
 }
 
+/* cda7275ef: the end of process_srv_queue.  Only when nothing at all runs
+ * (this server's served and px.served both 0) does the server announce itself
+ * in px.ready_srv, then it tries one more pick for a request that queued
+ * between its scan and the announcement.  A server that sees px.served > 0
+ * announces nothing (docs/findings.md F1, F4). */
+static void arm_ready_srv(struct hq_server *s, int px_ok, int drain, int gave_up)
+{
+	/* oracle bookkeeping: a dequeuer that gave up (trylock, dequeuing flag)
+	 * made its decision there; these checks do not replace it */
+	if (qf_load(&s->served, L_RS_SERVED)) {
+		if (!gave_up)
+			note_nodeq(s, L_RS_SERVED);
+		return;
+	}
+	if (qf_load(&W.px.served, L_RS_PXSERVED)) {
+		if (!gave_up)
+			note_nodeq(s, L_RS_PXSERVED);
+		return;
+	}
+	if (qf_load(&W.px.ready_srv, L_RS_LOAD)) {
+		if (!gave_up)
+			note_nodeq(s, L_RS_LOAD);
+		return;
+	}
+	qf_store(&W.px.ready_srv, s->id + 1, L_RS_STORE);
+	int locked = !BUG(HQ_BUG_RS_NOLOCK);
+	if (locked)
+		qf_lock(&s->queue.lock, L_RS_LOCK);
+	else
+		qf_note(L_RS_NOLOCK, s->id);
+	int got = 0;
+	if (reserve_slot(s, hq_dyn_maxconn(s), L_PSQ_RESERVE)) {
+		got = pendconn_process_next_strm(s, px_ok, drain);
+		if (!got)
+			qf_add(&s->served, -1, L_PSQ_UNRESERVE);
+	}
+	if (locked)
+		qf_unlock(&s->queue.lock, L_RS_UNLOCK);
+	if (got && !BUG(HQ_BUG_RS_COUNTERS)) {
+		qf_add(&W.px.totpend, -1, L_RS_TOTPEND);
+		qf_add(&W.px.served, 1, L_RS_PXSERVED_INC);
+	}
+}
+
 static void process_srv_queue(struct hq_server *s)
 {
 	int actives = any_active_usable();
 	int px_ok = BUG(HQ_BUG_BACKUP_DRAIN) ? hq_usable(s) : hq_px_ok(s);
 	int drain = s->backup && actives && px_ok;
-	int stop = 0, done = 0;
+	int stop = 0, done = 0, gave_up = 0;
 	long maxconn;
 	for (;;) {
 		long served = qf_load(&s->served, L_PSQ_SERVED);
@@ -317,11 +404,13 @@ static void process_srv_queue(struct hq_server *s)
 		if (BUG(HQ_BUG_TRYLOCK)) {
 			if (!qf_trylock(&s->queue.lock, L_PSQ_TRYLOCK)) {
 				note_nodeq(s, L_PSQ_TRYLOCK);
+				gave_up = 1;
 				break; /* gives up if anybody holds the lock */
 			}
 		} else {
 			if (qf_xchg(&s->dequeuing, 1, L_PSQ_DEQ_XCHG)) {
 				note_nodeq(s, L_PSQ_DEQ_XCHG);
+				gave_up = 1;
 				break; /* someone else is dequeuing */
 			}
 			if (BUG(HQ_BUG_LOCK_ORDER))
@@ -360,6 +449,8 @@ static void process_srv_queue(struct hq_server *s)
 		qf_add(&W.px.served, done, L_PSQ_PXSERVED);
 		lb_hook();
 	}
+	if (!BUG(HQ_BUG_SEED_PX) && !BUG(HQ_PRE_READY_SRV))
+		arm_ready_srv(s, px_ok, drain, gave_up);
 }
 
 /* ---- queueing ----------------------------------------------------------- */
@@ -387,7 +478,7 @@ static int pendconn_add(struct hq_stream *s)
 	struct hq_queue *q = (s->flags & SF_ASSIGNED) ? &W.srv[s->target].queue : &W.px.queue;
 	p->queue = q;
 	/* the length is published before the entry exists in the queue */
-	qf_add(&q->length, 1, L_PADD_LENGTH);
+	qlen_add(q, 1, L_PADD_LENGTH, 1);
 	qf_lock(&q->lock, L_PADD_LOCK);
 	qf_point(L_PADD_INSERT, q);
 	q_link(q, idx);
@@ -420,7 +511,7 @@ static int pendconn_must_try_again(struct hq_stream *s, int idx)
 	qf_unlock(&p->del_lock, L_MTA_DEL_UNLOCK);
 	qf_unlock(&p->queue->lock, L_MTA_UNLOCK);
 	if (removed) {
-		qf_add(&p->queue->length, -1, L_MTA_LENGTH);
+		qlen_add(p->queue, -1, L_MTA_LENGTH, 1);
 		qf_add(&W.px.totpend, -1, L_MTA_TOTPEND);
 		s->pend_pos = -1;
 		p->freed = 1;
@@ -430,6 +521,72 @@ static int pendconn_must_try_again(struct hq_stream *s, int idx)
 	return removed;
 }
 
+/* cda7275ef: just queued on the backend; if a server announced itself idle
+ * (px.ready_srv), take its slot and leave the queue at once.  Returns
+ * SRV_OK with the slot, or SRV_QUEUED. */
+/* #3177: a server handed out after `del server` is a use after free */
+static void srv_gone_check(struct hq_server *srv)
+{
+	if (!srv->deleted)
+		return;
+	qf_verdict v;
+	qf_verdict_init(&v, QF_SAFETY);
+	v.label_a = L_INV_SRV_UAF;
+	v.object = srv->id;
+	v.thread_a = qf_self();
+	v.step_a = qf_step();
+	snprintf(v.detail, sizeof v.detail, "px.ready_srv hands out server %d after it was deleted", srv->id);
+	qf_fail(&v);
+}
+
+static int take_ready_srv(struct hq_stream *s, int idx)
+{
+	if (!qf_load(&W.px.ready_srv, L_ASQ_RS_LOAD)) {
+		qf_note(L_ASQ_RS_EMPTY, s->id);
+		return SRV_QUEUED;
+	}
+	long rs = qf_xchg(&W.px.ready_srv, 0, L_ASQ_RS_XCHG);
+	if (!rs) {
+		qf_note(L_ASQ_RS_EMPTY, s->id);
+		return SRV_QUEUED;
+	}
+	struct hq_server *ns = &W.srv[rs - 1];
+	srv_gone_check(ns);
+	int got = 0;
+	while (qf_load(&ns->served, L_ASQ_RS_SERVED) == 0)
+		if (qf_cas(&ns->served, 0, 1, L_ASQ_RS_CAS)) {
+			got = 1;
+			break;
+		}
+	if (!got)
+		return SRV_QUEUED; /* somebody runs there now: it will dequeue us */
+	struct hq_pendconn *p = hq_pc(idx);
+	struct hq_queue *q = p->queue;
+	qf_lock(&q->lock, L_ASQ_RS_LOCK);
+	if (!p->linked) {
+		/* a dequeuer was faster and gave us a slot: give this one back
+		 * (e9d34f991: the lock too) */
+		if (!BUG(HQ_BUG_RS_UNLOCK))
+			qf_unlock(&q->lock, L_ASQ_RS_UNLOCK);
+		qf_add(&ns->served, -1, L_ASQ_RS_GIVEBACK);
+		note_nodeq(ns, L_ASQ_RS_GIVEBACK);
+		return SRV_QUEUED;
+	}
+	qf_point(L_ASQ_RS_UNLINK, q);
+	q_unlink(q, idx);
+	qf_unlock(&q->lock, L_ASQ_RS_UNLOCK);
+	qlen_add(q, -1, L_ASQ_RS_LENGTH, !BUG(HQ_BUG_QUEUESLENGTH));
+	qf_add(&W.px.totpend, -1, L_ASQ_RS_TOTPEND);
+	p->freed = 1;
+	s->spare_pc = idx;
+	s->pend_pos = -1;
+	s->flags |= SF_ASSIGNED;
+	s->target = ns->id;
+	qf_note(L_ASQ_RS_TAKEN, ns->id);
+	sess_change_server(s, ns->id, 1, 0);
+	return SRV_OK;
+}
+
 /* ---- load balancing --------------------------------------------------- */
 
 /* RR, first and leastconn skip a server that has a queue or no free slot */
@@ -437,7 +594,7 @@ static int lb_has_room(struct hq_server *sv)
 {
 	if (!sv->maxconn)
 		return 1;
-	if (qf_load(&sv->queue.length, L_LB_QLEN))
+	if (qf_load(&sv->queue.queueslength, L_LB_QLEN))
 		return 0;
 	return qf_load(&sv->served, L_LB_SERVED) < hq_dyn_maxconn(sv);
 }
@@ -473,7 +630,7 @@ static int lb_pick(struct hq_stream *s)
 			struct hq_server *v = &W.srv[sv];
 			if (!lb_eligible(v))
 				continue;
-			long load = qf_load(&v->served, L_LB_SERVED) + qf_load(&v->queue.length, L_LB_QLEN);
+			long load = qf_load(&v->served, L_LB_SERVED) + qf_load(&v->queue.queueslength, L_LB_QLEN);
 			if (v->maxconn && load >= hq_dyn_maxconn(v) + v->maxqueue)
 				continue;
 			if (pick < 0 || load < best) {
@@ -504,11 +661,15 @@ static int assign_server(struct hq_stream *s)
 	}
 	if (W.px.balance == LB_ROUNDROBIN || W.px.balance == LB_FIRST) {
 		/* skip-LB shortcut: others are queued, join them without looking */
-		long qlen = qf_load(&W.px.queue.length, L_AS_SKIP_PXQLEN);
+		long qlen = qf_load(&W.px.queue.queueslength, L_AS_SKIP_PXQLEN);
 		if (qlen && qlen != qf_load(&W.px.beconn, L_AS_SKIP_BECONN) &&
 		    (BUG(HQ_BUG_SKIPLB_SERVED) || qf_load(&W.px.served, L_AS_SKIP_PXSERVED))) {
-			note_full(s, L_AS_SKIPLB_FULL);
-			qf_note(L_AS_SKIPLB_FULL, 0);
+			/* oracle bookkeeping: the case ca275d99c rules out, named as such */
+			/* (the 2024 trees show it as balance_again's LIVELOCK instead) */
+			int label = BUG(HQ_BUG_SKIPLB_SERVED) && !BUG(HQ_PRE_READY_SRV) && !W.px.served ? L_AS_SKIPLB_NOSERVED
+													 : L_AS_SKIPLB_FULL;
+			note_full(s, label);
+			qf_note(label, 0);
 			err = SRV_FULL;
 			goto out;
 		}
@@ -564,7 +725,7 @@ balance_again:
 			}
 			if (full) {
 				qf_note(L_ASQ_FULL, srv->id);
-				if (srv->maxqueue > 0 && qf_load(&srv->queue.length, L_ASQ_MAXQUEUE) >= srv->maxqueue)
+				if (srv->maxqueue > 0 && qf_load(&srv->queue.queueslength, L_ASQ_MAXQUEUE) >= srv->maxqueue)
 					return SRV_FULL;
 				return pendconn_add(s) >= 0 ? SRV_QUEUED : SRV_INTERNAL;
 			}
@@ -578,11 +739,16 @@ balance_again:
 		int p = pendconn_add(s);
 		if (p < 0)
 			return SRV_INTERNAL;
-		if (!BUG(HQ_BUG_SEED_PX) && pendconn_must_try_again(s, p)) {
-			qf_yield(L_BALANCE_AGAIN);
-			goto balance_again;
+		if (BUG(HQ_BUG_SEED_PX))
+			return SRV_QUEUED;
+		if (BUG(HQ_PRE_READY_SRV)) {
+			if (pendconn_must_try_again(s, p)) {
+				qf_yield(L_BALANCE_AGAIN);
+				goto balance_again;
+			}
+			return SRV_QUEUED;
 		}
-		return SRV_QUEUED;
+		return take_ready_srv(s, p);
 	}
 	return err;
 }
@@ -620,7 +786,8 @@ static int srv_redispatch_connect(struct hq_stream *s)
 		return 1;
 	case SRV_QUEUED:
 		s->conn_exp = qf_now() + W.px.timeout_queue;
-		qf_task_schedule(s->task, s->conn_exp);
+		/* another of its timeouts (client, http-request) may fire first */
+		arm(s, s->tick > qf_now() && s->tick < s->conn_exp ? s->tick : s->conn_exp);
 		s->state = ST_QUE;
 		s->queued_at = qf_now();
 		qf_note(L_QUEUED, s->id);
@@ -669,7 +836,7 @@ static void pendconn_unlink(int idx)
 		qf_unlock(&p->del_lock, L_PU_DEL_UNLOCK);
 	qf_unlock(&q->lock, L_PU_UNLOCK);
 	if (done) {
-		qf_add(&q->length, -1, L_PU_LENGTH);
+		qlen_add(q, -1, L_PU_LENGTH, !BUG(HQ_BUG_QUEUESLENGTH));
 		qf_add(&W.px.totpend, -1, L_PU_TOTPEND);
 	}
 }
@@ -729,6 +896,36 @@ static void stream_free(struct hq_stream *s)
 	s->state = ST_CLO;
 }
 
+/* stream_map_task_state + the "only a timer refresh" shortcut of
+ * process_stream: woken by its own timer alone, before `timeout queue`, a
+ * queued stream refreshes its timer and leaves without looking at its queue
+ * entry.  Before 13c344516 TASK_WOKEN_RES was not mapped to a stream event,
+ * so a dequeue's wake-up that arrived together with a timer was dropped and
+ * the stream slept on its new slot until `timeout queue`.  Returns 1 if the
+ * stream must be processed. */
+static int stream_events(struct hq_stream *s)
+{
+	int timer = s->task_exp != QF_ETERNITY && qf_now() >= s->task_exp;
+	int res = (int)__atomic_exchange_n(&s->res, 0, __ATOMIC_SEQ_CST);
+	int msg = s->msg;
+	s->msg = 0;
+	if (timer)
+		s->task_exp = QF_ETERNITY; /* it fired */
+	if (BUG(HQ_BUG_WOKEN_RES))
+		res = 0;
+	if (!timer || res || msg || qf_now() >= s->conn_exp)
+		return 1;
+	qf_note(L_STRM_TIMER_ONLY, s->id);
+	arm(s, s->conn_exp);
+	if (s->pend_pos >= 0 && !W.pc[s->pend_pos].linked && s->slept_since == QF_ETERNITY) {
+		/* oracle bookkeeping: it was handed a slot and sleeps on it */
+		s->slept_since = qf_now();
+		s->slept_step = qf_step();
+		s->slept_thread = qf_self();
+	}
+	return 0;
+}
+
 static void process_stream(struct hq_stream *s)
 {
 	for (;;) {
@@ -762,9 +959,13 @@ static void process_stream(struct hq_stream *s)
 			s->state = ST_ASS;
 			continue;
 		case ST_QUE:
+			if (!stream_events(s))
+				return; /* 13c344516: only a timer to refresh, it thinks */
 			if (pendconn_dequeue(s) == 0) {
+				if (s->slept_since != QF_ETERNITY && qf_now() >= s->conn_exp)
+					hq_oracle_slept(s);
 				s->conn_exp = QF_ETERNITY;
-				qf_task_schedule(s->task, QF_ETERNITY);
+				arm(s, QF_ETERNITY);
 				if (s->flags & SF_ASSIGNED) {
 					qf_note(L_PICKED, s->target);
 					s->state = ST_ASS;
@@ -774,8 +975,11 @@ static void process_stream(struct hq_stream *s)
 				}
 				continue;
 			}
-			if (qf_now() < s->conn_exp)
+			if (qf_now() < s->conn_exp) {
+				if (s->task_exp == QF_ETERNITY)
+					arm(s, s->conn_exp); /* its other timer fired: the queue timeout still runs */
 				return; /* still queued, woken for nothing */
+			}
 			hq_oracle_queue_timeout(s);
 			close_with(s, L_TIMEOUT);
 			return;
@@ -786,7 +990,7 @@ static void process_stream(struct hq_stream *s)
 			s->flags |= SF_CURR_SESS;
 			s->state = ST_EST;
 			s->end_at = qf_now() + s->duration;
-			qf_task_schedule(s->task, s->end_at);
+			arm(s, s->end_at);
 			qf_note(L_CONNECTED, s->target);
 			return;
 		}
@@ -829,13 +1033,13 @@ static void pendconn_redistribute(struct hq_server *s)
 		qf_point(L_RD_UNLINK, &s->queue);
 		q_unlink(&s->queue, idx);
 		p->strm_flags &= ~(SF_DIRECT | SF_ASSIGNED);
-		qf_wake(task_of(p->strm), L_RD_WAKE);
+		wake_res(p->strm, L_RD_WAKE);
 		n++;
 		idx = next;
 	}
 	qf_unlock(&s->queue.lock, L_RD_UNLOCK);
 	if (n) {
-		qf_add(&s->queue.length, -n, L_RD_LENGTH);
+		qlen_add(&s->queue, -n, L_RD_LENGTH, 1);
 		qf_add(&W.px.totpend, -n, L_RD_LENGTH);
 	}
 	pendconn_redistribute_px(s);
@@ -864,13 +1068,13 @@ static void pendconn_redistribute_px(struct hq_server *s)
 		int next = p->next;
 		qf_point(L_RD_PX_UNLINK, &W.px.queue);
 		q_unlink(&W.px.queue, idx);
-		qf_wake(task_of(p->strm), L_RD_PX_WAKE);
+		wake_res(p->strm, L_RD_PX_WAKE);
 		n++;
 		idx = next;
 	}
 	qf_unlock(&W.px.queue.lock, L_RD_PX_UNLOCK);
 	if (n) {
-		qf_add(&W.px.queue.length, -n, L_RD_PX_LENGTH);
+		qlen_add(&W.px.queue, -n, L_RD_PX_LENGTH, 1);
 		qf_add(&W.px.totpend, -n, L_RD_PX_LENGTH);
 	}
 }
@@ -890,20 +1094,61 @@ static void pendconn_grab_from_px(struct hq_server *s)
 		qf_point(L_GR_UNLINK, &W.px.queue);
 		q_unlink(&W.px.queue, idx);
 		p->target = s->id; /* no slot reserved: the 111ea83ed problem */
-		qf_wake(task_of(p->strm), L_GR_WAKE);
+		wake_res(p->strm, L_GR_WAKE);
 		n++;
 		idx = next;
 	}
 	qf_unlock(&W.px.queue.lock, L_GR_UNLOCK);
 	if (n) {
-		qf_add(&W.px.queue.length, -n, L_GR_LENGTH);
+		qlen_add(&W.px.queue, -n, L_GR_LENGTH, 1);
 		qf_add(&W.px.totpend, -n, L_GR_LENGTH);
 	}
+}
+
+/* srv_update_status (the server no longer runs) and srv_detach (deleted):
+ * px.ready_srv must not keep naming it.  0144426df: a CAS from this server
+ * to NULL, in both places; before it, a load-then-store on status change
+ * (which can wipe another server's announcement made in between) and
+ * nothing at all on delete. */
+static void ready_srv_reset(struct hq_server *s, int detach)
+{
+	if (BUG(HQ_BUG_SEED_PX) || BUG(HQ_PRE_READY_SRV))
+		return; /* no ready_srv in those trees */
+	if (!BUG(HQ_BUG_RS_DELETE)) {
+		qf_cas(&W.px.ready_srv, s->id + 1, 0, L_RS_RESET_CAS);
+		return;
+	}
+	if (detach)
+		return;
+	if (qf_load(&W.px.ready_srv, L_RS_RESET_LOAD) == s->id + 1) {
+		long now = W.px.ready_srv; /* oracle bookkeeping, not a read of the model */
+		if (now && now != s->id + 1)
+			note_nodeq(&W.srv[now - 1], L_RS_RESET_STORE); /* its announcement is wiped */
+		qf_store(&W.px.ready_srv, 0, L_RS_RESET_STORE);
+	}
+}
+
+/* del server: only a server in maintenance that nothing uses any more */
+static void delete_server(struct hq_server *s)
+{
+	qf_point(L_ADM_DELETE, s);
+	int busy = !s->down || s->deleted || s->served || s->cur_sess || s->queue.length;
+	for (int i = 0; i < W.nreq && !busy; i++)
+		busy = W.strm[i].state != ST_INI && W.strm[i].state != ST_CLO &&
+		       (W.strm[i].target == s->id || W.strm[i].srv_conn == s->id);
+	if (busy) {
+		qf_note(L_ADM_DELETE_REFUSED, s->id);
+		return;
+	}
+	s->deleted = 1;
+	ready_srv_reset(s, 1);
 }
 
 static void run_event(struct hq_event *e)
 {
 	struct hq_server *s = &W.srv[e->server];
+	if (s->deleted)
+		return; /* the CLI: no such server */
 	switch (e->action) {
 	case ADM_DISABLE: {
 		int was_ok[HQ_MAX_SRV];
@@ -911,6 +1156,7 @@ static void run_event(struct hq_event *e)
 			was_ok[i] = hq_px_ok(&W.srv[i]);
 		qf_lock(&s->lock, L_ADM_SRV_LOCK);
 		qf_store(&s->down, 1, L_ADM_DISABLE);
+		ready_srv_reset(s, 0);
 		pendconn_redistribute(s);
 		qf_unlock(&s->lock, L_ADM_SRV_UNLOCK);
 		/* upstream only redistributes this server's own queue: a backup that
@@ -952,6 +1198,9 @@ static void run_event(struct hq_event *e)
 			}
 		}
 		break;
+	case ADM_DELETE:
+		delete_server(s);
+		break;
 	case ADM_MAXCONN:
 		qf_store(&s->maxconn, e->value, L_ADM_MAXCONN);
 		if (e->value > s->maxconn_peak || !e->value)
@@ -979,8 +1228,10 @@ static void hq_thread_main(int tid)
 			 * queued, that stream then peeks at its queue entry under the
 			 * queue lock, and does not look at the queue again after */
 			struct hq_stream *ps = &W.strm[POKE_BASE - k];
-			if (ps->state == ST_QUE)
+			if (ps->state == ST_QUE) {
+				ps->msg = 1; /* TASK_WOKEN_MSG */
 				qf_wake(ps->task, L_POKE);
+			}
 		} else
 			run_event(&W.ev[-1 - k]);
 		if (BUG(HQ_COARSE)) {
@@ -1078,18 +1329,21 @@ static int hq_setup(const int32_t *wl, int n, uint32_t variant, char *err, int e
 			W.task_kind[poke] = POKE_BASE - i;
 			qf_task_schedule(poke, (uint32_t)p[5]);
 		}
+		if (p[6] < -1)
+			FAIL("request %d: bad tick", i);
+		s->tick = p[6] >= 0 ? (uint32_t)p[6] : QF_ETERNITY;
 		s->state = ST_INI;
 		s->target = s->srv_conn = s->pend_pos = s->spare_pc = -1;
 		s->conn_exp = s->end_at = QF_ETERNITY;
-		s->stranded_since = QF_ETERNITY;
+		s->stranded_since = s->slept_since = QF_ETERNITY;
 		s->full_step = s->full_label = s->full_thread = -1;
 		s->task = qf_task_new(s->thread, i);
 		W.task_kind[s->task] = i;
-		qf_task_schedule(s->task, s->arrival);
+		arm(s, s->arrival);
 	}
 	for (int i = 0; i < nev; i++, p += HQ_EV_INTS) {
 		struct hq_event *e = &W.ev[i];
-		if (p[0] < 0 || p[1] < 0 || p[1] >= nth || p[2] < ADM_DISABLE || p[2] > ADM_SHUTDOWN || p[3] < 0 ||
+		if (p[0] < 0 || p[1] < 0 || p[1] >= nth || p[2] < ADM_DISABLE || p[2] > ADM_DELETE || p[3] < 0 ||
 		    p[3] >= nsrv)
 			FAIL("event %d: bad time, thread, action or server", i);
 		e->at = (uint32_t)p[0];

@@ -28,18 +28,25 @@
 #define HQ_BUG_LOCK_ORDER (1u << 12)   /* 5e83d996c: process_srv_queue takes the proxy lock before the server's */
 #define HQ_BUG_ENABLE_NOCHECK (1u << 13) /* 6a78e6169: enabling a server does not look at the queues */
 #define HQ_BUG_BACKUP_DRAIN (1u << 14) /* a8694654b: a backup server takes from the backend queue beside actives */
+#define HQ_PRE_READY_SRV (1u << 15)   /* cda7275ef: the backend re-check is pendconn_must_try_again (Jul-Dec 2024), not ready_srv */
+#define HQ_BUG_RS_COUNTERS (1u << 16) /* 659d5f657: the extra dequeue after arming ready_srv leaves px.totpend/px.served */
+#define HQ_BUG_RS_NOLOCK (1u << 17)   /* 99f5be563: the extra dequeue runs without the server queue lock */
+#define HQ_BUG_QUEUESLENGTH (1u << 18) /* 099c1b244: queueslength not decremented on unlink and on the ready_srv path */
+#define HQ_BUG_RS_DELETE (1u << 19)   /* 0144426df: ready_srv reset by load-then-store on down, not at all on delete */
+#define HQ_BUG_RS_UNLOCK (1u << 20)   /* e9d34f991: the ready_srv path returns with the queue lock held */
+#define HQ_BUG_WOKEN_RES (1u << 21)   /* 13c344516: TASK_WOKEN_RES not mapped to a stream event */
 #define HQ_COARSE (1u << 31)           /* one giant lock around every task: correct by construction */
 
 /* ---- workload layout (packed by targets/haproxy_queue/__init__.py) ----- */
-#define HQ_LAYOUT 1
+#define HQ_LAYOUT 2
 enum { HQ_H_LAYOUT, HQ_H_THREADS, HQ_H_NSRV, HQ_H_NREQ, HQ_H_NEV, HQ_H_BALANCE, HQ_H_TQUEUE, HQ_H_REDISP,
        HQ_H_MAXPOLL, HQ_H_FULLCONN, HQ_H_SIZE };
 #define HQ_SRV_INTS 6 /* maxconn, minconn, maxqueue, weight, backup, down */
-#define HQ_REQ_INTS 6 /* at, thread, duration, key, cookie (server index, -1: none), poke (time, -1: none) */
+#define HQ_REQ_INTS 7 /* at, thread, duration, key, cookie (server index, -1: none), poke (time, -1: none), tick (time, -1: none) */
 #define HQ_EV_INTS 5  /* at, thread, action, server, value */
 
 enum { LB_ROUNDROBIN = 0, LB_FIRST = 1, LB_LEASTCONN = 2, LB_HASH = 3 };
-enum { ADM_DISABLE = 0, ADM_ENABLE = 1, ADM_MAXCONN = 2, ADM_SHUTDOWN = 3 };
+enum { ADM_DISABLE = 0, ADM_ENABLE = 1, ADM_MAXCONN = 2, ADM_SHUTDOWN = 3, ADM_DELETE = 4 };
 enum { PATH_NONE = 0, PATH_SERVER = 1, PATH_BACKEND = 2 };
 
 #define HQ_MAX_SRV 8
@@ -177,7 +184,40 @@ enum { PATH_NONE = 0, PATH_SERVER = 1, PATH_BACKEND = 2 };
 	X(L_RD_PX_UNLOCK, "pendconn_redistribute: unlock px queue")                                           \
 	X(L_RD_PX_LENGTH, "pendconn_redistribute: px.queue.length -= n")                                      \
 	X(L_RD_SKIP_PX, "pendconn_redistribute: backend queue left behind (pre-53f52e67a)")                   \
-	X(L_ADM_ENABLE_NOCHECK, "admin: server enabled, queues not looked at (pre-6a78e6169)")
+	X(L_ADM_ENABLE_NOCHECK, "admin: server enabled, queues not looked at (pre-6a78e6169)")                \
+	X(L_RS_SERVED, "process_srv_queue: read srv.served (arm ready_srv?)")                                 \
+	X(L_RS_PXSERVED, "process_srv_queue: read px.served (arm ready_srv?)")                                \
+	X(L_RS_LOAD, "process_srv_queue: read px.ready_srv")                                                  \
+	X(L_RS_STORE, "process_srv_queue: px.ready_srv = this server")                                        \
+	X(L_RS_LOCK, "process_srv_queue: lock server queue (extra dequeue, 99f5be563)")                       \
+	X(L_RS_UNLOCK, "process_srv_queue: unlock server queue (extra dequeue)")                              \
+	X(L_RS_NOLOCK, "process_srv_queue: extra dequeue without the queue lock (pre-99f5be563)")             \
+	X(L_RS_TOTPEND, "process_srv_queue: px.totpend-- (extra dequeue, 659d5f657)")                         \
+	X(L_RS_PXSERVED_INC, "process_srv_queue: px.served++ (extra dequeue, 659d5f657)")                     \
+	X(L_ASQ_RS_LOAD, "assign_server_and_queue: read px.ready_srv")                                        \
+	X(L_ASQ_RS_XCHG, "assign_server_and_queue: xchg px.ready_srv, NULL")                                  \
+	X(L_ASQ_RS_SERVED, "assign_server_and_queue: read the ready server's served")                         \
+	X(L_ASQ_RS_CAS, "assign_server_and_queue: CAS the ready server's served 0 -> 1")                      \
+	X(L_ASQ_RS_LOCK, "assign_server_and_queue: lock own queue (ready_srv)")                               \
+	X(L_ASQ_RS_UNLINK, "assign_server_and_queue: unlink own entry (ready_srv)")                           \
+	X(L_ASQ_RS_UNLOCK, "assign_server_and_queue: unlock own queue (ready_srv)")                           \
+	X(L_ASQ_RS_GIVEBACK, "assign_server_and_queue: already dequeued: ready server's served--")           \
+	X(L_ASQ_RS_LENGTH, "assign_server_and_queue: queue.length-- (ready_srv)")                             \
+	X(L_ASQ_RS_TOTPEND, "assign_server_and_queue: px.totpend-- (ready_srv)")                              \
+	X(L_ASQ_RS_TAKEN, "ready_srv: took the ready server's slot")                                          \
+	X(L_ASQ_RS_EMPTY, "assign_server_and_queue: no ready server, stay queued")                            \
+	X(L_RS_RESET_LOAD, "srv_update_status: read px.ready_srv (pre-0144426df)")                            \
+	X(L_RS_RESET_STORE, "srv_update_status: px.ready_srv = NULL (pre-0144426df)")                         \
+	X(L_RS_RESET_CAS, "srv_update_status/srv_detach: CAS px.ready_srv this server -> NULL")               \
+	X(L_ADM_DELETE, "admin: del server")                                                                  \
+	X(L_ADM_DELETE_REFUSED, "admin: del server refused (not in maintenance, or still in use)")            \
+	X(L_INV_SRV_UAF, "invariant: no deleted server is used")                                              \
+	X(L_INV_QUEUESLENGTH, "invariant: queueslength == queue.length")                                      \
+	X(L_INV_UNLOCKED, "invariant: a queue's list changes only under its lock")                            \
+	X(L_STRM_TIMER_ONLY, "process_stream: woken by a timer only: refresh and leave")                      \
+	X(L_STRM_SLEPT, "a dequeued stream sleeps on its slot (its wake-up was lost)")                        \
+	X(L_RS_UNARMED, "no ready_srv armed, and nothing runs anywhere to dequeue (F5)")                       \
+	X(L_AS_SKIPLB_NOSERVED, "assign_server: skip-LB shortcut -> FULL while px.served is 0 (pre-ca275d99c)")
 
 #define X(e, s) e,
 enum hq_label { HQ_LABELS(X) HQ_NLABELS };
@@ -192,6 +232,7 @@ enum { ST_INI, ST_REQ, ST_QUE, ST_ASS, ST_EST, ST_CLO };
 struct hq_queue {
 	qf_lock_t lock;
 	long length;  /* atomic, read without the lock all over */
+	long queueslength; /* 3.2: the server's/proxy's total over thread groups (one group here); LB reads it */
 	int head, tail; /* linked list of pendconn indexes, oldest first */
 	int sv;       /* server index, -1 for the backend queue */
 };
@@ -203,6 +244,7 @@ struct hq_server {
 	long over_val, over_lim; /* first served++ above the limit checked before it (0: none) */
 	int minconn, maxqueue, weight, backup;
 	long down;    /* maintenance */
+	int deleted;  /* del server: detached from the proxy */
 	long served, cur_sess;
 	long dequeuing; /* b11495652 */
 	qf_lock_t lock; /* SERVER_LOCK */
@@ -233,6 +275,12 @@ struct hq_stream {
 	uint32_t arrival, duration, key, conn_exp, end_at;
 	int cookie;    /* persistence: the server this request sticks to, or -1 */
 	int killed;    /* its session was shut down by the admin */
+	long res;      /* TASK_WOKEN_RES pending: a dequeuer handed it a slot */
+	uint32_t tick; /* its task's own timer for another timeout (QF_ETERNITY: none) */
+	uint32_t task_exp; /* when its task's timer is armed for */
+	int msg;       /* TASK_WOKEN_MSG pending (client activity) */
+	uint32_t slept_since; /* oracle: handed a slot while it dropped its wake-up (QF_ETERNITY: never) */
+	int slept_step, slept_thread;
 	int result;    /* 0 while running, else a L_RESP_* / L_TIMEOUT label */
 	/* oracle bookkeeping */
 	int full_step, full_label, full_thread; /* the check that decided to queue */
@@ -257,6 +305,7 @@ struct hq_proxy {
 	int rr_next;
 	/* oracle bookkeeping (pre-53f52e67a): entries older than this key were
 	 * in the backend queue when its last server went down and were left */
+	long ready_srv; /* cda7275ef: server id + 1 of an idle server, 0: none */
 	uint32_t orphan_before;
 	int orphan_srv, orphan_step, orphan_thread;
 };
@@ -286,6 +335,7 @@ struct hq_pendconn *hq_pc(int idx);
 void hq_oracle_quiescent(void);
 void hq_oracle_finish(void);
 void hq_oracle_queue_timeout(struct hq_stream *s);
+void hq_oracle_slept(struct hq_stream *s);
 int hq_snapshot(int32_t *out);
 uint32_t hq_abstract_state(void);
 

@@ -64,6 +64,11 @@ static void check_invariants(void)
 				 linked);
 			fail_inv(L_INV_QLEN, i, buf);
 		}
+		if (s->queue.queueslength != s->queue.length) {
+			snprintf(buf, sizeof buf, "server %d: queueslength %ld but queue.length %ld", i, s->queue.queueslength,
+				 s->queue.length);
+			fail_inv(L_INV_QUEUESLENGTH, i, buf);
+		}
 		sum_served += s->served;
 		sum_len += s->queue.length;
 	}
@@ -73,6 +78,11 @@ static void check_invariants(void)
 	if (W.px.queue.length != linked) {
 		snprintf(buf, sizeof buf, "backend: queue.length %ld but %d entries linked", W.px.queue.length, linked);
 		fail_inv(L_INV_QLEN, -1, buf);
+	}
+	if (W.px.queue.queueslength != W.px.queue.length) {
+		snprintf(buf, sizeof buf, "backend: queueslength %ld but queue.length %ld", W.px.queue.queueslength,
+			 W.px.queue.length);
+		fail_inv(L_INV_QUEUESLENGTH, -1, buf);
 	}
 	sum_len += W.px.queue.length;
 	if (W.px.served != sum_served) {
@@ -107,6 +117,12 @@ static void mark_stranded(struct hq_stream *s, int path, int srv, const struct h
 	s->strand_rel_step = rel ? rel->nodeq_step : -1;
 	s->strand_rel_label = rel ? rel->nodeq_label : -1;
 	s->strand_rel_thread = rel ? rel->nodeq_thread : -1;
+	/* the 2026 tree: a backend-queued request with no slot held anywhere and
+	 * no ready server announced has nobody at all to dequeue it (F5); with a
+	 * slot held elsewhere it is F1's case (that holder's release rescues it) */
+	if (path == PATH_BACKEND && rel && !BUG(HQ_BUG_SEED_PX) && !BUG(HQ_PRE_READY_SRV) && !W.px.served &&
+	    !W.px.ready_srv && (rel->nodeq_label == L_MD_PXQLEN || rel->nodeq_label == L_PNS_EMPTY))
+		s->strand_rel_label = L_RS_UNARMED;
 }
 
 static void find_stranded(void)
@@ -185,6 +201,29 @@ void hq_oracle_queue_timeout(struct hq_stream *s)
 	snprintf(v.detail, sizeof v.detail,
 		 "request %d waited in the %s queue from t=%u to its timeout at t=%u while server %d had a free slot",
 		 s->id, s->strand_path == PATH_SERVER ? "server" : "backend", s->queued_at, qf_now(), s->strand_srv);
+	qf_fail(&v);
+}
+
+/* 13c344516: a dequeued stream dropped its wake-up (it came with a timer)
+ * and slept on the slot it was handed until `timeout queue` */
+void hq_oracle_slept(struct hq_stream *s)
+{
+	qf_verdict v;
+	qf_verdict_init(&v, QF_STUCK);
+	v.path = s->full_label == L_ASQ_QLEN || s->full_label == L_ASQ_SERVED ? PATH_SERVER : PATH_BACKEND;
+	v.request = s->id;
+	v.object = s->target;
+	v.label_a = s->full_label;
+	v.step_a = s->full_step;
+	v.thread_a = s->full_thread;
+	v.label_b = L_STRM_TIMER_ONLY;
+	v.step_b = s->slept_step;
+	v.thread_b = s->slept_thread;
+	v.t_from = s->slept_since;
+	v.t_at = qf_now();
+	snprintf(v.detail, sizeof v.detail,
+		 "request %d was handed a slot on server %d at t<=%u but slept on it until its queue timeout at t=%u",
+		 s->id, s->target, s->slept_since, qf_now());
 	qf_fail(&v);
 }
 
