@@ -384,16 +384,14 @@ static int pick_jitter(int n)
 	return 1 + (int)((x >> 8) % (uint64_t)(n - 1));
 }
 
-/* The distinct due times in (t, t + window] of other threads' timers, earliest
- * first, at most `max` (a task of the same thread would run after it anyway:
- * waiting for it creates no interleaving). */
-static int later_due_times(uint32_t t, int thread, uint32_t *out, int max)
+/* The distinct due times in (t, t + window], earliest first, at most `max`. */
+static int later_due_times(uint32_t t, uint32_t *out, int max)
 {
 	uint64_t until = (uint64_t)t + C.jitter;
 	int n = 0;
 	for (int i = 0; i < C.ntasks; i++) {
 		uint32_t e = C.tasks[i].expire;
-		if (e == QF_ETERNITY || e <= t || e > until || C.tasks[i].thread == thread)
+		if (e == QF_ETERNITY || e <= t || e > until)
 			continue;
 		int j = 0;
 		while (j < n && out[j] < e)
@@ -426,7 +424,7 @@ static uint32_t earliest_timer(void)
 				continue;
 			k->jittered = 1;
 			uint32_t later[QF_JITTER_CHOICES];
-			int m = later_due_times(next, k->thread, later, QF_JITTER_CHOICES);
+			int m = later_due_times(next, later, QF_JITTER_CHOICES);
 			if (!m)
 				continue;
 			int d = pick_jitter(m + 1);
