@@ -101,14 +101,16 @@ def test_repro_takes_a_libfuzzer_crash_file_with_target_and_variant(tmp_path):
 
 
 def test_minimize_and_repro_take_a_libfuzzer_crash_file(tmp_path):
-    import glob
-
     from harness.fuzzinput import encode
     from harness.reproducer import load
 
-    rep = load(sorted(glob.glob(str(ROOT / "corpus/haproxy_queue/pre-fix--stuck-server-queue-*.json")))[0])
+    from support import SEEDS, first_failure
+
+    # a seed-workload failure: the fuzz input's encoding holds its every field (jittered
+    # generic-mix workloads of the corpus it cannot)
+    ex = first_failure("pre-fix", SEEDS["seed-hash"])
     raw = tmp_path / "crash-feedface"
-    raw.write_bytes(encode("haproxy_queue", rep.workload, rep.decisions))
+    raw.write_bytes(encode("haproxy_queue", ex.workload.data, ex.decisions))
     out = qfuzz("repro", str(raw), "--target", "haproxy_queue", "--variant", "pre-fix", "--no-trace")
     assert out.returncode == 1 and "STUCK" in out.stdout
     small = tmp_path / "small.json"
