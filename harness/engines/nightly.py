@@ -105,7 +105,7 @@ def _worker(slot: int, cpu: int, item: Item, first: int, corpus_dir: str, progre
     out = ItemResult(item)
     try:
         camp = Campaign(target, item.variant, item.engine, seed=item.seed, corpus=Corpus(corpus_dir, target.name),
-                        minimize_seconds=max(0.2, min(3.0, item.seconds / 8)))  # searching comes first
+                        minimize_seconds=max(0.2, min(3.0, item.seconds / 32)))  # searching comes first: a canary behind ten findings
         r = camp.run(seconds=item.seconds, first=first, should_stop=lambda: stopping, on_execution=note,
                      deadline=time.monotonic() + item.seconds)
         out.executions, out.seconds, out.stopped = r.executions, r.seconds, stopping
