@@ -39,7 +39,8 @@ def test_a_wheel_in_a_fresh_venv_fuzzes_and_replays_a_program_outside_the_source
     site = Path(run([py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], tmp_path).stdout.strip())
     deps = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
     (site / "qfuzz-test-deps.pth").write_text("\n".join(sorted(deps)) + "\n")
-    i = run([py, "-m", "pip", "install", "--no-deps", "--no-index", "-q", wheel], tmp_path)
+    # --ignore-installed: through the .pth, pip also sees the outer qfuzz (a `pip install .` in CI) as installed
+    i = run([py, "-m", "pip", "install", "--no-deps", "--no-index", "--ignore-installed", "-q", wheel], tmp_path)
     assert i.returncode == 0, i.stdout + i.stderr
 
     work = tmp_path / "user"
