@@ -74,9 +74,8 @@ def _target(target: str | Target) -> Target:
 
 
 def workloads(target: str | Target = "haproxy_queue", **knobs: Any) -> st.SearchStrategy[Workload]:
-    """Valid workloads of `target`.  The knobs are the target's (haproxy_queue:
-    threads=(1, 4), servers=(1, 2), maxconn=(1, 2), max_requests=8,
-    max_events=0, balance=None (any), cookies=False, pokes=False)."""
+    """Valid workloads of `target`.  The knobs are the target's (haproxy_queue's:
+    targets/haproxy_queue/hypothesis_workloads.py)."""
     t = _target(target)
     if t.name in _WORKLOADS:
         return _WORKLOADS[t.name](**knobs).map(t.workload)
@@ -314,101 +313,3 @@ def find_failure(
 
         return minimize(ex, seconds=minimize_seconds).execution
     return run(t, variant, case[0], case[1])
-
-
-# -- haproxy_queue --------------------------------------------------------------
-
-
-HQ_BALANCES = ("roundrobin", "first", "leastconn", "hash")
-HQ_ACTIONS = ("enable", "disable", "set_maxconn", "shutdown")
-HQ_MIXES = ("basic", "persist", "admin", "backup", "all")  # the target's workload mixes (HaproxyQueue.generate)
-# what each mix turns on (explicit knobs win): servers, max_events, cookies, pokes, backups, redispatch
-_HQ_MIX_KNOBS: dict[str, dict[str, Any]] = {
-    "basic": {},
-    "persist": {"cookies": True, "pokes": True, "redispatch": None},
-    "admin": {"servers": (1, 3), "max_events": 3, "redispatch": None},
-    "backup": {"servers": (1, 3), "max_events": 3, "backups": (1, 1), "redispatch": None},
-}
-_HQ_BASIC = {"servers": (1, 2), "max_events": 0, "cookies": False, "pokes": False, "backups": (0, 0), "redispatch": False}
-
-
-@register("haproxy_queue")
-def _hq_workloads(*, mix: Optional[str] = None, **knobs: Any) -> st.SearchStrategy[dict[str, Any]]:
-    """The target's mixes, made shrinkable (knobs: threads=(1, 4),
-    servers=(1, 2), maxconn=(1, 2), max_requests=8, max_events=0,
-    balance=None (any), cookies=False, pokes=False, backups=(0, 0),
-    redispatch=False (None: either); mix="basic", "persist", "admin",
-    "backup" or "all" sets the knobs that mix of HaproxyQueue.generate
-    exercises, and knobs given explicitly win)."""
-    if mix is not None and mix not in HQ_MIXES:
-        raise QfuzzError(f"mix: {mix!r} is not one of {', '.join(HQ_MIXES)}")
-    unknown = set(knobs) - {"threads", "maxconn", "max_requests", "balance", *_HQ_BASIC}
-    if unknown:
-        raise QfuzzError(f"haproxy_queue workloads: unknown knob {sorted(unknown)[0]!r}")
-    if mix == "all":
-        return st.one_of(*(_hq_workloads(mix=m, **knobs) for m in HQ_MIXES[:-1]))
-    return _hq_strategy(**{**_HQ_BASIC, **_HQ_MIX_KNOBS[mix or "basic"], **knobs})
-
-
-def _hq_strategy(
-    *,
-    threads: tuple[int, int] = (1, 4),
-    servers: tuple[int, int],
-    maxconn: tuple[int, int] = (1, 2),
-    max_requests: int = 8,
-    max_events: int,
-    balance: Optional[str] = None,
-    cookies: bool,
-    pokes: bool,
-    backups: tuple[int, int],
-    redispatch: Optional[bool],
-) -> st.SearchStrategy[dict[str, Any]]:
-    """Short requests on a 10 ms grid so that arrivals meet service ends.
-    Admin events (enable, disable, shutdown, set_maxconn 1..4) hit active
-    servers; persistence cookies name one; pokes are client activity 10 or
-    20 ms after arrival.  Thread and server numbers are drawn wide and
-    reduced modulo the counts drawn, so the strategy is a flat tuple (fast
-    to draw, and every part shrinks on its own, toward 0)."""
-    if balance is not None and balance not in HQ_BALANCES:
-        raise QfuzzError(f"balance: {balance!r} is not one of {', '.join(HQ_BALANCES)}")
-    slot = st.integers(0, 5)
-    cookie = st.one_of(st.none(), st.integers(0, 7)) if cookies else st.none()
-    poke = st.one_of(st.none(), st.integers(1, 2)) if pokes else st.none()
-    request = st.tuples(slot, st.integers(0, 15), st.integers(1, 2), st.integers(0, 3), cookie, poke)
-    event = st.tuples(slot, st.integers(0, 15), st.integers(0, len(HQ_ACTIONS) - 1), st.integers(0, 7), st.integers(1, 4),
-                      st.booleans())
-    parts = st.tuples(
-        st.integers(*threads),
-        st.lists(st.integers(*maxconn), min_size=servers[0], max_size=servers[1]),
-        st.just(balance) if balance else st.sampled_from(HQ_BALANCES),
-        st.lists(request, max_size=max_requests),
-        st.lists(event, max_size=max_events) if max_events else st.just([]),
-        st.integers(*backups),
-        st.booleans() if redispatch is None else st.just(redispatch),
-    )
-    return parts.map(_hq_build)
-
-
-def _hq_build(parts: tuple[Any, ...]) -> dict[str, Any]:
-    nthreads, maxconns, balance, requests, events, nbackups, redispatch = parts
-    return {
-        "threads": nthreads,
-        "servers": [{"maxconn": m} for m in maxconns] + [{"maxconn": 1, "backup": True}] * nbackups,
-        "backend": {"balance": balance, "timeout_queue": 50, "redispatch": redispatch},
-        "requests": [
-            {"at": 10 * at, "thread": th % nthreads, "duration": 10 * dur, "key": key,
-             "cookie": None if cookie is None else cookie % len(maxconns),
-             "poke": None if poke is None else 10 * (at + poke)}
-            for at, th, dur, key, cookie, poke in requests
-        ],
-        "events": [
-            {
-                "at": 10 * at + (5 if half else 0),
-                "thread": th % nthreads,
-                "action": HQ_ACTIONS[a],
-                "server": sv % len(maxconns),  # actives only: backups stay up, as in the target's mix
-                "value": value if HQ_ACTIONS[a] == "set_maxconn" else 0,
-            }
-            for at, th, a, sv, value, half in events
-        ],
-    }

@@ -414,6 +414,22 @@ class HaproxyQueue(Target):
                     f"failed: waited {waited} of timeout queue {tq}",
                     ("queued, no server free", "stranded: a server had a free slot"))
 
+    # -- the engines' own encodings of a workload (harness/fuzzinput.py, harness/strategies.py)
+    def decode_workload(self, reader: Any) -> dict[str, Any]:
+        from .fuzz_encoding import decode
+
+        return decode(reader)
+
+    def encode_workload(self, workload: Mapping[str, Any]) -> bytes:
+        from .fuzz_encoding import encode
+
+        return encode(dict(workload))
+
+    def hypothesis_workloads(self, **knobs: Any) -> Any:
+        from .hypothesis_workloads import workloads
+
+        return workloads(**knobs)
+
 
 def _copy(d: Mapping[str, Any]) -> dict[str, Any]:
     c = {
