@@ -152,5 +152,5 @@ def _run(args: argparse.Namespace, console: Console) -> int:
             if key not in shown and fs[0].events and fs[0].kind == "STUCK":
                 shown.add(key)
                 console.rule(fs[0].signature)
-                console.print(render(fs[0]))
+                console.print(render(fs[0], target))
     return 1

@@ -176,13 +176,13 @@ def write_report(root: Path, target: Target, variant: str, settings: Settings, f
 # -- the console view ---------------------------------------------------------------------
 
 
-def summary(f: StressFailure) -> list[Text]:
+def summary(f: StressFailure, target: Target) -> list[Text]:
     v = f.verdict
     lines = [
         Text.assemble((v.kind, "bold red"), f" in round {f.round} ({f.seconds:.2f} s into the run): {v.detail}"),
         Text(f"signature {v.signature}", style="dim"),
     ]
-    roles = ("the queuer's full check", "the releaser's decision not to dequeue") if v.kind == "STUCK" else ("", "")
+    roles = target.roles(v)  # the target's words for A and B (the generic layer has none)
     for name, crit, role in zip("AB", v.critical, roles):
         if not crit:
             continue
@@ -202,7 +202,7 @@ def summary(f: StressFailure) -> list[Text]:
     return lines
 
 
-def render(f: StressFailure) -> Group:
+def render(f: StressFailure, target: Target) -> Group:
     """The failure's events as swim lanes: one column per thread, real time down."""
     threads = max([e.thread for e in f.events] + [int(f.workload.data.get("threads", 1)) - 1]) + 1
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
@@ -231,4 +231,4 @@ def render(f: StressFailure) -> Group:
         cells: list[Any] = [""] * threads
         cells[e.thread] = text
         table.add_row("", f"{e.us:.1f}", str(e.time), *cells)
-    return Group(*summary(f), table)
+    return Group(*summary(f, target), table)
