@@ -189,6 +189,10 @@ def to_junit(s: Summary) -> str:
             failures += 1
             fail = ET.SubElement(case, "failure", message=f"{len(bad)} new unexplained failure(s)")
             fail.text = "\n".join(f"{f.signature} {f.file}" for f in bad)
+        elif r.stopped:  # started, then cut short by the stop: it did not run its share, so it did not pass
+            skipped += 1
+            ET.SubElement(case, "skipped", message=f"cut short: the night was stopped after {r.executions} "
+                                                   f"executions ({r.seconds:.1f} s of its share)")
         props = ET.SubElement(case, "system-out")
         props.text = f"{r.executions} executions; " + "; ".join(
             f"{f.signature} ({f.explained or 'UNEXPLAINED'})" for f in r.findings)

@@ -99,6 +99,13 @@ def test_sigterm_stops_cleanly_with_a_report(tmp_path):
     skipped = {(c.get("classname"), c.get("name")) for c in cases if c.find("skipped") is not None}
     for i in report["skipped"]:
         assert (f"{i['target']}.{i['variant']}", i["engine"]) in skipped
+    # an item the stop cut short did not pass either: skipped, unless it found something that fails the night
+    for r in report["items"]:
+        key = (f"{r['item']['target']}.{r['item']['variant']}", r["item"]["engine"])
+        if r["stopped"] and not r["error"]:
+            assert key in skipped or any(c.find("failure") is not None for c in cases
+                                         if (c.get("classname"), c.get("name")) == key)
+    assert any(r["stopped"] for r in report["items"])
     # no crash reproducer for a worker the stop terminated
     assert not report["crashes"]
 
