@@ -30,13 +30,29 @@ def _find_compiled() -> None:
 _find_compiled()
 
 from .errors import QfuzzError, ReproducerError, WorkloadError
-from .execution import CriticalEvent, Execution, TraceEvent, Verdict
-from .runner import run
-from .schedulers import PCT, POS, Bytes, RandomWalk, Replay, Scheduler
-from .target import Pattern, Target, Variant, Workload
+
+# The rest of the API is imported on first use (PEP 562), so `qfuzz` reaches
+# its SIGTERM handler (harness.cli) within milliseconds of starting: a CI that
+# cancels a job that has just begun still gets exit 2, not a death by signal.
+_LAZY = {
+    "run": "runner", "Execution": "execution", "Verdict": "execution", "CriticalEvent": "execution",
+    "TraceEvent": "execution", "Target": "target", "Variant": "target", "Pattern": "target", "Workload": "target",
+    "Scheduler": "schedulers", "RandomWalk": "schedulers", "PCT": "schedulers", "POS": "schedulers",
+    "Bytes": "schedulers", "Replay": "schedulers",
+}
 
 __all__ = [
     "run", "Execution", "Verdict", "CriticalEvent", "TraceEvent", "Target", "Variant", "Pattern", "Workload",
     "Scheduler", "RandomWalk", "PCT", "POS", "Bytes", "Replay", "QfuzzError", "WorkloadError", "ReproducerError",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

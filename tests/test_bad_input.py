@@ -223,3 +223,18 @@ def test_repro_of_a_crash_and_a_reproducer_that_both_fail_again_is_1_not_2(tmp_p
     out = qfuzz("repro", str(crash), SEED, "--no-trace", timeout=60)
     assert out.returncode == 1, out.stdout + out.stderr  # both reproduced: a failure, not an error
     assert out.stderr.strip() == ""
+
+
+def test_the_command_reaches_its_sigterm_handler_before_the_heavy_imports():
+    """A SIGTERM that arrives while `qfuzz` starts must give exit 2, not 143: the
+    entry point installs its handler before importing the engines and the
+    native core (harness/__init__.py imports its API lazily)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, harness.cli; "
+            "print(sorted(m for m in sys.modules if m.startswith('harness')))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "harness.cli" in loaded
+    for heavy in ("harness.runner", "harness.execution", "harness.target", "harness._native"):
+        assert f"'{heavy}'" not in loaded
