@@ -96,6 +96,7 @@ def perturbed_binary(version: str, jobs: Optional[int] = None,
 def _build(tree: Path, out: Path, version: str, jobs: Optional[int]) -> Path:
     log = out / "build.log"
     obj = out / "perturb.o"
+    key = _key()  # of the bytes compiled now (the file may change while make runs)
     cc = ["gcc", "-c", *RUNTIME_CFLAGS, "-o", str(obj), str(runtime_source())]
     argv = ["make", f"-j{jobs or min(2, os.cpu_count() or 1)}", *build.MAKE_ARGS, *_flag_args(tree), f"ADDLIB={obj}"]
     t0 = time.monotonic()
@@ -122,7 +123,7 @@ def _build(tree: Path, out: Path, version: str, jobs: Optional[int]) -> Path:
     tmp = out / f".haproxy.{os.getpid()}"
     shutil.copy2(exe, tmp)
     os.replace(tmp, out / "haproxy")
-    (out / "key.tmp").write_text(_key() + "\n")
+    (out / "key.tmp").write_text(key + "\n")
     os.replace(out / "key.tmp", out / "key")
     with open(log, "a") as f:
         f.write(f"# built in {time.monotonic() - t0:.0f} s\n")
