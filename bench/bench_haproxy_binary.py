@@ -17,7 +17,10 @@ and seconds to the first STUCK.
 
 --findings: every model finding with an admin or backup event (and F1) as a
 timed real scenario (targets/haproxy_binary/scenario.py), --runs runs per
-version: reproduced k of n, with the first real log line of a STUCK.
+version: reproduced k of n, with the first real log line of a STUCK.  With
+--perturb: on the instrumented builds, perturbed at the points the
+finding's own critical events map to (targets/haproxy_binary/points.py:
+for_verdict).
 
 --perturb: plain stress against model-guided perturbation, all in one run:
 per version (--versions) and path (the first seed shape of each path),
@@ -52,6 +55,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import sys
 import time
@@ -168,7 +172,13 @@ def findings_main(args: argparse.Namespace) -> int:
     print(f"# {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}  findings as timed "
           f"scenarios, {args.runs} run(s) each, {os.cpu_count()} CPUs, load average {load1()}")
     exes = executables(args.versions)
+    if args.perturb:
+        from harness.targets.haproxy_binary.perturb_build import perturbed_binary
+
+        exes = [(haproxy_version(e), e) for e in (perturbed_binary(v) for v in args.versions.split(","))]
     for name, pattern in FINDINGS.items():
+        if args.only and args.only not in name:
+            continue
         files = sorted(corpus.glob(pattern))
         if not files:
             print(f"{name:22} (no reproducer {pattern})")
@@ -179,15 +189,41 @@ def findings_main(args: argparse.Namespace) -> int:
         except QfuzzError as exc:
             print(f"{name:22} {rep.signature}: not mappable: {exc}")
             continue
+        if args.perturb:
+            from harness.targets.haproxy_binary.config import from_json
+            from harness.targets.haproxy_binary.perturb import Plan
+            from harness.targets.haproxy_binary.points import for_verdict
+
+            choice = for_verdict(rep.verdict, files[0].name)
+            if not any(p.role == "delay" for p in choice.points):
+                print(f"{name:22} {rep.signature}: no delay point maps its critical events")
+                continue
+            for line in choice.reasons:
+                print(f"# {name}: {line}")
         for version, exe in exes:
-            shown, evidence = 0, ""
-            for _ in range(args.runs):
+            shown, evidence, silent = 0, "", 0
+            for k in range(args.runs):
+                if args.perturb:
+                    plan = Plan(version.split("-")[0], tuple(choice.points), seed=k, ppm=args.ppm,
+                                delay_us=(args.delay_us, args.delay_us))
+                    sc = scenario.Scenario(**{**sc.__dict__, "config": from_json(
+                        {**sc.config.to_json(), "perturb": plan.to_json()}, "perturb")})
                 o = scenario.run_scenario(sc, exe, version)
+                ps = o.result.instrumentation.get("perturbation")
+                if ps is not None:
+                    from harness.targets.haproxy_binary.perturb import fired
+
+                    hits = {n.split(":")[0]: e["hits"] for n, e in ps["points"].items()}
+                    silent += not fired(ps)
+                    verdict = "STUCK" if o.reproduced(sc.expect_path) else "clean" if fired(ps) else "no verdict"
+                    print(f"#   run {k}: {verdict}, hook hits {hits}, delays "
+                          f"{sum(e['delays'] for e in ps['points'].values())}")
                 if o.reproduced(sc.expect_path):
                     shown += 1
                     v = next(v for v in o.result.verdicts if v.kind == "STUCK")
                     evidence = evidence or o.log_line(v.entry.line)
-            print(f"{name:22} {version:24} reproduced {shown}/{args.runs}  load {load1()}  {evidence}", flush=True)
+            none = f" ({silent} without a delay-point hit: no verdict)" if silent else ""
+            print(f"{name:22} {version:24} reproduced {shown}/{args.runs}{none}  load {load1()}  {evidence}", flush=True)
     return 0
 
 
@@ -233,7 +269,8 @@ def perturb_main(args: argparse.Namespace) -> int:
         for path, shapes in SEEDS.items():
             if args.path and args.path != path:
                 continue
-            shape = shapes[0]
+            shape = {**shapes[0], **json.loads(args.shape)}
+            print(f"# {path}: shape {shape}", flush=True)
             results: dict[str, list[tuple[int, bool]]] = {}
             for how in ("plain", *modes, "control"):
                 for seed in range(args.seeds if how != "control" else 1):
@@ -263,6 +300,14 @@ def perturb_main(args: argparse.Namespace) -> int:
                         print(f"#   STUCK episode: {len(ep.verdicts)} request(s), first {e.entry.request!r} "
                               f"Tw {e.entry.Tw} ms {e.entry.term} server {e.entry.server or '<NOSRV>'}: {e.why}")
             pm, pb = _median(results["plain"])
+            if pb:  # plain's median is a bound: also the pooled one (exact Poisson, 95%)
+                from harness.stress.blackbox.ab import per_million_ci
+
+                total = sum(n for n, _ in results["plain"])
+                k = sum(f for _, f in results["plain"])
+                hi = per_million_ci(k, total)[1]
+                print(f"# {version} {path}: plain pooled: {k} first STUCK in {total} requests: at 95% its mean "
+                      f"requests to a first STUCK is >= {1e6 / hi:.0f}", flush=True)
             for how in modes:
                 m, b = _median(results[how])
                 found = sum(f for _, f in results[how])
@@ -391,16 +436,17 @@ def main() -> int:
     ap.add_argument("--k", type=int, default=3, help="--perturb pct: change points per round")
     ap.add_argument("--n", type=int, default=100, help="--perturb pct: hits per round")
     ap.add_argument("--delay-us", type=int, default=200, help="--perturb: delay in microseconds")
+    ap.add_argument("--shape", default="{}", help="--perturb: JSON fields over the seed shape, e.g. '{\"conns\": 2}'")
     ap.add_argument("--locks", action="store_true", help="what reaches HAProxy's locks (static and one short run)")
     args = ap.parse_args()
     if args.locks:
         return locks_main(args)
+    if args.findings:
+        return findings_main(args)
     if args.perturb:
         return perturb_main(args)
     if args.ab:
         return ab_main(args)
-    if args.findings:
-        return findings_main(args)
     ensure(["haproxy"])
     exe = find_haproxy()
     version = haproxy_version(exe)

@@ -254,3 +254,12 @@ def test_hooks_fire_in_a_short_real_run(version: str) -> None:
     assert add["hits"] > 0 and 0 < add["delays"] <= add["hits"] and s["recorded"] == add["delays"]
     assert s["points"]["stream_free:entry (count)"]["hits"] > 0 and s["points"]["stream_free:entry (count)"]["delays"] == 0
     assert json.dumps(r.summary())  # the hit counts go into the reproducer's evidence
+
+
+def test_a_run_whose_delay_points_never_fire_is_exit_2_not_clean() -> None:
+    _need_build("2.6.12")
+    # nothing is redistributed in a plain run: the hook exists but never fires
+    p = _qfuzz("stress", "haproxy_binary", "--haproxy-version", "2.6.12", "--perturb", "pendconn_redistribute",
+               "--threads", "2", "--conns", "2", "--time", "2", "--no-save")
+    assert p.returncode == 2 and "never fired" in p.stderr and p.stderr.count("\n") == 1, (p.stdout, p.stderr)
+    assert "pendconn_redistribute:entry 0 hits" in p.stdout

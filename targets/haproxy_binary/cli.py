@@ -307,7 +307,7 @@ def _rerun(cfg: StressConfig, console: Console, runs: int, exe: str) -> int:
     with signals_as_interrupt():
         for k in range(1, runs + 1):
             r = run_once(BLACKBOX, cfg, exe, version)
-            if "perturbation" in r.instrumentation:
+            if "perturbation" in r.instrumentation and not r.stuck:  # a STUCK re-run prints them with its result
                 perturb_cli.print_hits(r.instrumentation["perturbation"], console, "  ")
             requests += r.requests
             stuck += r.stuck

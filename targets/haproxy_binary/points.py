@@ -124,3 +124,22 @@ def auto(paths: Sequence[str] = SEED_PATHS, corpus: Optional[Path] = None) -> Ch
         points.append(Point(function, at, role, why))
         reasons.append(f"{function}:{at} {role}: critical event {', '.join(ev)}: {why}")
     return Choice(points, reasons, sources)
+
+
+def for_verdict(verdict: dict, name: str = "the reproducer") -> Choice:  # type: ignore[type-arg]
+    """The points aimed by one model reproducer's own critical events (A
+    delayed, B counted), e.g. a finding run with `--against` perturbed."""
+    crit = [c for c in verdict.get("critical") or [] if isinstance(c, dict)]
+    evidence: dict[tuple[str, str, str], list[str]] = {}
+    whys: dict[tuple[str, str, str], str] = {}
+    for event, c, role in zip("AB", crit[:2], ("delay", "count")):
+        m = LABELS.get(str(c.get("label")))
+        if m is None:
+            continue
+        key = (m.function, m.at, role)
+        evidence.setdefault(key, []).append(f"{event} {c.get('label')} ({c.get('description', '')})")
+        whys.setdefault(key, m.why)
+    points = [Point(f, at, role, whys[(f, at, role)]) for f, at, role in evidence]
+    reasons = [f"{f}:{at} {role}: critical event {', '.join(ev)} of {name}: {whys[(f, at, role)]}"
+               for (f, at, role), ev in evidence.items()]
+    return Choice(points, reasons, [name])
