@@ -263,3 +263,31 @@ def test_a_run_whose_delay_points_never_fire_is_exit_2_not_clean() -> None:
                "--threads", "2", "--conns", "2", "--time", "2", "--no-save")
     assert p.returncode == 2 and "never fired" in p.stderr and p.stderr.count("\n") == 1, (p.stdout, p.stderr)
     assert "pendconn_redistribute:entry 0 hits" in p.stdout
+
+
+F1 = "fixed--stuck-backend-queue-as_skiplb_full-md_pxqlen-*.json"
+
+
+def test_against_perturb_needs_a_version_one_line_exit_2() -> None:
+    f = sorted((ROOT / "corpus" / "haproxy_queue").glob(F1))[0]
+    p = _qfuzz("repro", str(f), "--against", "haproxy_binary", "--perturb", "auto")
+    assert p.returncode == 2 and "--haproxy-version" in p.stderr and p.stderr.count("\n") == 1, p.stderr
+
+
+def test_against_perturb_aims_at_the_reproducers_own_critical_events() -> None:
+    from harness.reproducer import load as load_model
+
+    f = sorted((ROOT / "corpus" / "haproxy_queue").glob(F1))[0]
+    choice = points.for_verdict(load_model(f).verdict, f.name)
+    assert [(p.function, p.role) for p in choice.points] == [("pendconn_add", "delay"), ("process_srv_queue", "count")]
+    assert "AS_SKIPLB_FULL" in choice.reasons[0] and "MD_PXQLEN" in choice.reasons[1]
+    _need_build("3.0.11")
+    p = _qfuzz("repro", str(f), "--against", "haproxy_binary", "--haproxy-version", "3.0.11", "--perturb", "auto",
+               "--runs", "1", "--budget", "10")
+    assert p.returncode in (0, 1), p.stderr
+    assert "perturb pendconn_add:entry" in p.stdout and "perturbation hooks: pendconn_add:entry" in p.stdout
+    import re
+
+    m = re.search(r"pendconn_add:entry (\d+) hits, (\d+) delayed \(([\d.]+) ms\)", p.stdout)
+    assert m and int(m[1]) >= 1 and int(m[2]) == int(m[1])  # every hit delayed, 30 ms each
+    assert abs(float(m[3]) - 30.0 * int(m[2])) < 0.5

@@ -364,7 +364,8 @@ def repro_file(path: str | Path, console: Console, runs: int, seconds: Optional[
 
 
 def against(model_reproducer: Any, console: Console, runs: int, seconds: float, haproxy_version_: Optional[str] = None,
-            haproxy: Optional[str] = None, budget: Optional[float] = None, **_: Any) -> int:
+            haproxy: Optional[str] = None, budget: Optional[float] = None, perturb: Optional[str] = None,
+            **_: Any) -> int:
     """`qfuzz repro FILE --against haproxy_binary`: the model reproducer as a
     timed real scenario (scenario.py), run up to `runs` times within the
     budget, with a verdict per run and the real log lines as evidence.
@@ -372,9 +373,10 @@ def against(model_reproducer: Any, console: Console, runs: int, seconds: float, 
     from .scenario import run_scenario_cli
 
     try:
-        exe = resolve_haproxy(haproxy, haproxy_version_, console)
+        plan = perturb_cli.scenario_plan(model_reproducer, perturb, haproxy_version_, console)
+        exe = resolve_haproxy(haproxy, haproxy_version_, console, perturbed=plan is not None)
         return run_scenario_cli(model_reproducer, console, runs, seconds, exe,
-                                budget if budget is not None else REPLAY_BUDGET)
+                                budget if budget is not None else REPLAY_BUDGET, plan)
     except QfuzzError as exc:
         sys.stderr.write(f"qfuzz: error: {exc}\n")
         return 2
