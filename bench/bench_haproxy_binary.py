@@ -17,7 +17,31 @@ and seconds to the first STUCK.
 
 --findings: every model finding with an admin or backup event (and F1) as a
 timed real scenario (targets/haproxy_binary/scenario.py), --runs runs per
-version: reproduced k of n, with the first real log line of a STUCK.
+version: reproduced k of n, with the first real log line of a STUCK.  With
+--perturb: on the instrumented builds, perturbed at the points the
+finding's own critical events map to (targets/haproxy_binary/points.py:
+for_verdict).
+
+--perturb: plain stress against model-guided perturbation, all in one run:
+per version (--versions) and path (the first seed shape of each path),
+--seeds seeds of plain stress on the plain build (--seconds per run, stop at
+the first STUCK) and of each perturbation mode (--modes: prob, pct) on the
+instrumented build (--perturb-seconds per run), the `--perturb auto` points
+(targets/haproxy_binary/points.py).  Per run: requests and seconds to the
+first STUCK, or "not found in N requests" (a bound), and the delay point's
+hits.  Per version and path: the medians, their ratio (">=" when the plain
+median is a bound), and a perturbed nbthread 1 control.
+
+--locks: what reaches HAProxy's locks in the race-window functions, per
+version.  Static: queue.c, backend.c and stream.c of the cached tree compiled
+three ways (the release flags with -fsanitize=thread; with -DDEBUG_THREAD
+-finstrument-functions; the release flags with -finstrument-functions, the
+perturbation build) and, per function, counted: lock-prefixed instructions
+(HAProxy's plock inline asm and the compiler's own atomics alike),
+__tsan_atomic calls, calls to the out-of-line lock functions (__spin_lock,
+__ha_rwlock_*), pthread calls and entry/exit hooks.  Dynamic: one short
+perturbed run with a count point on every race-window function: hits per
+1000 requests.
 
 Prints figures only: no timed asserts.  The machine's other load changes the
 real figures a lot; the load average is printed with every row.
@@ -25,11 +49,13 @@ real figures a lot; the load average is printed with every row.
     python bench/bench_haproxy_binary.py --seconds 60 --model-cap 30
     python bench/bench_haproxy_binary.py --ab --versions 2.6.12,3.0.11 --seconds 30
     python bench/bench_haproxy_binary.py --findings --versions debian,3.0.11 --runs 3
+    python bench/bench_haproxy_binary.py --perturb --versions 2.6.12 --path backend-queue --seeds 5 --seconds 30
 """
 from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
 import sys
 import time
@@ -146,7 +172,13 @@ def findings_main(args: argparse.Namespace) -> int:
     print(f"# {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}  findings as timed "
           f"scenarios, {args.runs} run(s) each, {os.cpu_count()} CPUs, load average {load1()}")
     exes = executables(args.versions)
+    if args.perturb:
+        from harness.targets.haproxy_binary.perturb_build import perturbed_binary
+
+        exes = [(haproxy_version(e), e) for e in (perturbed_binary(v) for v in args.versions.split(","))]
     for name, pattern in FINDINGS.items():
+        if args.only and args.only not in name:
+            continue
         files = sorted(corpus.glob(pattern))
         if not files:
             print(f"{name:22} (no reproducer {pattern})")
@@ -157,16 +189,232 @@ def findings_main(args: argparse.Namespace) -> int:
         except QfuzzError as exc:
             print(f"{name:22} {rep.signature}: not mappable: {exc}")
             continue
+        if args.perturb:
+            from harness.targets.haproxy_binary.config import from_json
+            from harness.targets.haproxy_binary.perturb import Plan
+            from harness.targets.haproxy_binary.points import for_verdict
+
+            choice = for_verdict(rep.verdict, files[0].name)
+            if not any(p.role == "delay" for p in choice.points):
+                print(f"{name:22} {rep.signature}: no delay point maps its critical events")
+                continue
+            for line in choice.reasons:
+                print(f"# {name}: {line}")
         for version, exe in exes:
-            shown, evidence = 0, ""
-            for _ in range(args.runs):
+            shown, evidence, silent = 0, "", 0
+            for k in range(args.runs):
+                if args.perturb:
+                    plan = Plan(version.split("-")[0], tuple(choice.points), seed=k, ppm=args.ppm,
+                                delay_us=(args.delay_us, args.delay_us))
+                    sc = scenario.Scenario(**{**sc.__dict__, "config": from_json(
+                        {**sc.config.to_json(), "perturb": plan.to_json()}, "perturb")})
                 o = scenario.run_scenario(sc, exe, version)
+                ps = o.result.instrumentation.get("perturbation")
+                if ps is not None:
+                    from harness.targets.haproxy_binary.perturb import fired
+
+                    hits = {n.split(":")[0]: e["hits"] for n, e in ps["points"].items()}
+                    silent += not fired(ps)
+                    verdict = "STUCK" if o.reproduced(sc.expect_path) else "clean" if fired(ps) else "no verdict"
+                    print(f"#   run {k}: {verdict}, hook hits {hits}, delays "
+                          f"{sum(e['delays'] for e in ps['points'].values())}")
                 if o.reproduced(sc.expect_path):
                     shown += 1
                     v = next(v for v in o.result.verdicts if v.kind == "STUCK")
                     evidence = evidence or o.log_line(v.entry.line)
-            print(f"{name:22} {version:24} reproduced {shown}/{args.runs}  load {load1()}  {evidence}", flush=True)
+            none = f" ({silent} without a delay-point hit: no verdict)" if silent else ""
+            print(f"{name:22} {version:24} reproduced {shown}/{args.runs}{none}  load {load1()}  {evidence}", flush=True)
     return 0
+
+
+def _to_first(r: Any) -> tuple[int, Optional[float]]:
+    """(requests to the first STUCK, or every request of the run if none; seconds or None)."""
+    t = r.first_stuck_seconds
+    if t is None:
+        return r.requests, None
+    return sum(e.date <= r.started + t for e in r.entries), t
+
+
+def _median(values: list[tuple[int, bool]]) -> tuple[float, bool]:
+    """Median of (requests, found) where a not-found value is a lower bound:
+    (median, is a bound)."""
+    xs = sorted(values)
+    mid = xs[len(xs) // 2] if len(xs) % 2 else None
+    if mid is not None:
+        return float(mid[0]), not mid[1]
+    a, b = xs[len(xs) // 2 - 1], xs[len(xs) // 2]
+    return (a[0] + b[0]) / 2, not (a[1] and b[1])
+
+
+def perturb_main(args: argparse.Namespace) -> int:
+    from harness.targets.haproxy_binary import SEEDS, control
+    from harness.targets.haproxy_binary.build import binary
+    from harness.targets.haproxy_binary.perturb import Plan, fired
+    from harness.targets.haproxy_binary.perturb_build import perturbed_binary
+    from harness.targets.haproxy_binary.points import auto
+
+    modes = [m for m in args.modes.split(",") if m]
+    print(f"# {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}  plain vs perturbed, "
+          f"{args.seeds} seeds, plain {args.seconds:g} s / perturbed {args.perturb_seconds:g} s per run, modes "
+          f"{','.join(modes)}, {os.cpu_count()} CPUs, load average {load1()}")
+    choice = auto(tuple(p for p in SEEDS if not args.path or p == args.path))
+    for line in choice.reasons:
+        print(f"# point {line}")
+    print(f"{'version':16} {'path':14} {'how':7} {'seed':>4} {'requests':>9} {'1st STUCK: req':>15} {'s':>6} "
+          f"{'STUCK':>5} {'unknown':>7} {'delay hits':>10} {'delays':>7} {'load':>5}")
+    for v in args.versions.split(","):
+        plain_exe = binary(v, on_status=lambda m: print(f"# {m}", flush=True))
+        pert_exe = perturbed_binary(v, on_status=lambda m: print(f"# {m}", flush=True))
+        version = haproxy_version(plain_exe)
+        for path, shapes in SEEDS.items():
+            if args.path and args.path != path:
+                continue
+            shape = {**shapes[0], **json.loads(args.shape)}
+            print(f"# {path}: shape {shape}", flush=True)
+            results: dict[str, list[tuple[int, bool]]] = {}
+            for how in ("plain", *modes, "control"):
+                for seed in range(args.seeds if how != "control" else 1):
+                    sh = control(shape) if how == "control" else shape
+                    plan = None
+                    if how != "plain":
+                        mode = modes[0] if how == "control" else how
+                        plan = Plan(v, tuple(choice.points), seed=seed, mode=mode, ppm=args.ppm, k=args.k, n=args.n,
+                                    delay_us=(args.delay_us, args.delay_us))
+                    secs = args.seconds if how == "plain" else args.perturb_seconds
+                    cfg = StressConfig(**{**sh, "seconds": secs, "seed": seed,
+                                          **({"perturb": plan.to_json()} if plan else {})})
+                    r = run_once(BLACKBOX, cfg, pert_exe if plan else plain_exe, version, stop_on_stuck=True)
+                    req, t = _to_first(r)
+                    results.setdefault(how, []).append((req, t is not None))
+                    ps = r.instrumentation.get("perturbation")
+                    hits = fired(ps) if ps else 0
+                    delays = sum(e["delays"] for e in ps["points"].values()) if ps else 0
+                    first = f"{req}" if t is not None else f"none in {req}"
+                    print(f"{version:16} {path:14} {how:7} {seed:4d} {r.requests:9d} {first:>15} "
+                          f"{'-' if t is None else f'{t:.1f}':>6} {r.stuck:5d} {r.unknown:7d} "
+                          f"{hits if ps else '-':>10} {delays if ps else '-':>7} {load1():>5}", flush=True)
+                    if ps is not None and not hits:
+                        print(f"#   ERROR: the delay points never fired in this run: no verdict")
+                    for ep in r.episodes:
+                        e = ep.verdicts[0]
+                        print(f"#   STUCK episode: {len(ep.verdicts)} request(s), first {e.entry.request!r} "
+                              f"Tw {e.entry.Tw} ms {e.entry.term} server {e.entry.server or '<NOSRV>'}: {e.why}")
+            pm, pb = _median(results["plain"])
+            if pb:  # plain's median is a bound: also the pooled one (exact Poisson, 95%)
+                from harness.stress.blackbox.ab import per_million_ci
+
+                total = sum(n for n, _ in results["plain"])
+                k = sum(f for _, f in results["plain"])
+                hi = per_million_ci(k, total)[1]
+                print(f"# {version} {path}: plain pooled: {k} first STUCK in {total} requests: at 95% its mean "
+                      f"requests to a first STUCK is >= {1e6 / hi:.0f}", flush=True)
+            for how in modes:
+                m, b = _median(results[how])
+                found = sum(f for _, f in results[how])
+                ratio = f"{'>=' if pb else ''}{pm / m:.0f}x" if m and not b else "-"
+                print(f"# {version} {path}: median requests to the first STUCK: plain {'>=' if pb else ''}{pm:.0f} "
+                      f"({sum(f for _, f in results['plain'])}/{len(results['plain'])} found), {how} "
+                      f"{'>=' if b else ''}{m:.0f} ({found}/{len(results[how])} found); ratio {ratio}", flush=True)
+    return 0
+
+
+WINDOW = ("assign_server_and_queue", "assign_server", "pendconn_add", "process_srv_queue", "pendconn_process_next_strm",
+          "srv_dynamic_maxconn", "stream_free", "sess_change_server", "pendconn_grab_from_px", "pendconn_dequeue",
+          "pendconn_unlink", "pendconn_redistribute")
+
+
+def _objdump_counts(obj: Path) -> dict[str, dict[str, int]]:
+    import re
+    import subprocess
+
+    out = subprocess.run(["objdump", "-dr", "--no-show-raw-insn", str(obj)], capture_output=True, text=True,
+                         check=True).stdout
+    per: dict[str, dict[str, int]] = {}
+    cur: Optional[dict[str, int]] = None
+    head = re.compile(r"^[0-9a-f]+ <([A-Za-z_][\w.]*)>:$")
+    for line in out.splitlines():
+        m = head.match(line)
+        if m:
+            cur = per.setdefault(m.group(1).split(".")[0], {"lock": 0, "tsan_atomic": 0, "lock_fn": 0, "pthread": 0,
+                                                            "hooks": 0})
+            continue
+        if cur is None:
+            continue
+        if re.search(r"\block\b", line.split("#")[0]) and "R_X86" not in line:
+            cur["lock"] += 1
+        if "R_X86_64" in line:
+            sym = line.split()[-1]
+            if sym.startswith("__tsan_atomic"):
+                cur["tsan_atomic"] += 1
+            elif sym.startswith(("__spin_", "__ha_rwlock", "__ha_")):
+                cur["lock_fn"] += 1
+            elif sym.startswith("pthread_"):
+                cur["pthread"] += 1
+            elif sym.startswith("__cyg_profile_func"):
+                cur["hooks"] += 1
+    return per
+
+
+def locks_main(args: argparse.Namespace) -> int:
+    import shlex
+    import subprocess
+    import tempfile
+
+    from harness import debsrc
+    from harness.targets.haproxy_binary.build import MAKE_ARGS
+    from harness.targets.haproxy_binary.perturb import Plan, Point
+    from harness.targets.haproxy_binary.perturb_build import perturbed_binary
+    from harness.targets import haproxy_binary
+
+    print(f"# {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}  what reaches the locks, "
+          f"load average {load1()}")
+    builds = {"tsan": ["-fsanitize=thread"], "debug_thread+hooks": ["-DDEBUG_THREAD", "-finstrument-functions"],
+              "hooks": ["-finstrument-functions"]}
+    for v in args.versions.split(","):
+        tree = debsrc.unpack(debsrc.fetch("haproxy", v))
+        print(f"## {v}: per function, lock-prefixed instructions / __tsan_atomic calls / lock-function calls / "
+              f"pthread calls / hook calls")
+        print(f"{'function':28} " + " ".join(f"{b:>26}" for b in builds))
+        table: dict[str, dict[str, dict[str, int]]] = {}
+        with tempfile.TemporaryDirectory() as tmp:
+            for src in ("src/queue.c", "src/backend.c", "src/stream.c"):
+                dry = subprocess.run(["make", "-B", "-n", *MAKE_ARGS, "V=1", src.replace(".c", ".o")], cwd=tree,
+                                     capture_output=True, text=True).stdout
+                cmd = next(ln for ln in dry.splitlines() if " -c " in ln and src in ln)
+                argv = shlex.split(cmd)
+                for name, extra in builds.items():
+                    obj = Path(tmp) / f"{name}-{Path(src).stem}.o"
+                    a = list(argv)
+                    a[a.index("-o") + 1] = str(obj)
+                    subprocess.run([*a[:-1], *extra, a[-1]], cwd=tree, check=True, capture_output=True)
+                    for fn, c in _objdump_counts(obj).items():
+                        if fn in WINDOW:
+                            table.setdefault(fn, {})[name] = c
+        for fn in WINDOW:
+            if fn not in table:
+                continue
+            cells = []
+            for b in builds:
+                c = table[fn].get(b)
+                cells.append("-" if c is None else f"{c['lock']}/{c['tsan_atomic']}/{c['lock_fn']}/{c['pthread']}/"
+                                                   f"{c['hooks']}")
+            print(f"{fn:28} " + " ".join(f"{x:>26}" for x in cells), flush=True)
+        # dynamic: hits per 1000 requests on the perturbation build
+        exe = perturbed_binary(v, on_status=lambda m: print(f"# {m}", flush=True))
+        pts = [Point("pendconn_add", "entry", "delay")] + [Point(f, "entry", "count") for f in WINDOW
+                                                            if f != "pendconn_add"][:MAXCOUNT]
+        for path, shape in (("server-queue", haproxy_binary.SEEDS["server-queue"][0]),
+                            ("backend-queue", haproxy_binary.SEEDS["backend-queue"][0])):
+            plan = Plan(v, tuple(pts), seed=0, ppm=0)  # counts only: nothing delayed
+            cfg = StressConfig(**{**shape, "seconds": args.perturb_seconds, "perturb": plan.to_json()})
+            r = run_once(BLACKBOX, cfg, exe, haproxy_version(exe), stop_on_stuck=False)
+            ps = r.instrumentation["perturbation"]["points"]
+            per = ", ".join(f"{k.split(':')[0]} {1000 * e['hits'] / max(1, r.requests):.0f}" for k, e in ps.items())
+            print(f"# {v} {path} ({r.requests} requests, load {load1()}): hook hits per 1000 requests: {per}", flush=True)
+    return 0
+
+
+MAXCOUNT = 11
 
 
 def main() -> int:
@@ -180,11 +428,25 @@ def main() -> int:
     ap.add_argument("--versions", default="debian,2.6.12,3.0.11", help="comma-separated (default: %(default)s)")
     ap.add_argument("--path", help="--ab: only this path")
     ap.add_argument("--runs", type=int, default=3, help="--findings: runs per finding and version")
+    ap.add_argument("--perturb", action="store_true", help="plain stress against perturbation over --versions")
+    ap.add_argument("--seeds", type=int, default=5, help="--perturb: seeds per version, path and mode")
+    ap.add_argument("--perturb-seconds", type=float, default=15.0, help="--perturb: seconds per perturbed run")
+    ap.add_argument("--modes", default="prob,pct", help="--perturb: perturbation modes (default: %(default)s)")
+    ap.add_argument("--ppm", type=int, default=500_000, help="--perturb prob: delay probability per hit, per million")
+    ap.add_argument("--k", type=int, default=3, help="--perturb pct: change points per round")
+    ap.add_argument("--n", type=int, default=100, help="--perturb pct: hits per round")
+    ap.add_argument("--delay-us", type=int, default=200, help="--perturb: delay in microseconds")
+    ap.add_argument("--shape", default="{}", help="--perturb: JSON fields over the seed shape, e.g. '{\"conns\": 2}'")
+    ap.add_argument("--locks", action="store_true", help="what reaches HAProxy's locks (static and one short run)")
     args = ap.parse_args()
-    if args.ab:
-        return ab_main(args)
+    if args.locks:
+        return locks_main(args)
     if args.findings:
         return findings_main(args)
+    if args.perturb:
+        return perturb_main(args)
+    if args.ab:
+        return ab_main(args)
     ensure(["haproxy"])
     exe = find_haproxy()
     version = haproxy_version(exe)

@@ -40,6 +40,9 @@ def add_arguments(rp: argparse.ArgumentParser) -> None:
     rp.add_argument("--budget", type=positive_int, default=None,
                     help="stress reproducers and --against: wall seconds for all the runs (default 60; "
                          "the plan is printed first)")
+    rp.add_argument("--perturb", choices=["auto"], default=None,
+                    help="--against: seeded delays in an instrumented build of --haproxy-version V, at the points the "
+                         "reproducer's own critical events map to")
     rp.add_argument("--haproxy-version", metavar="V",
                     help="stress reproducers and --against: HAProxy built from Debian's tarball of version V "
                          "(default: the installed package)")
@@ -137,7 +140,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
             from ..stress import binary
 
             status = max(status, int(binary.against(inp.reproducer, console, args.runs, args.seconds, args.against,
-                                                    budget=args.budget, haproxy_version_=args.haproxy_version)))
+                                                    budget=args.budget, haproxy_version_=args.haproxy_version,
+                                                    perturb=args.perturb)))
         else:
             status = max(status, int(replay_model(inp.reproducer, args, page, console, inp.kind == "raw")))
     if unreadable:

@@ -28,9 +28,10 @@ from harness.stress.blackbox.procs import signals_as_interrupt
 from harness.stress.blackbox.repro import FORMAT, NOTE, load, make, program_version, write
 from harness.stress.blackbox.run import Progress, RunResult, run_once
 
-from . import BLACKBOX, PATHS
+from . import BLACKBOX, PATHS, perturb_cli
 from .build import DEBIAN, binary, check_version
 from .config import BALANCES, LIMITS, ORIGINS, StressConfig, from_json
+from .perturb import plan_from_json
 from .stack import find_haproxy, haproxy_version
 
 DEFAULT_CORPUS = Path("corpus") / "haproxy_binary"
@@ -73,10 +74,18 @@ def _version(s: str) -> str:
         raise argparse.ArgumentTypeError(str(exc).split(": ", 1)[-1]) from None
 
 
-def resolve_haproxy(path: Optional[str], version: Optional[str], console: Optional[Console] = None) -> str:
-    """The executable for --haproxy PATH / --haproxy-version V (never both)."""
+def resolve_haproxy(path: Optional[str], version: Optional[str], console: Optional[Console] = None,
+                    perturbed: bool = False) -> str:
+    """The executable for --haproxy PATH / --haproxy-version V (never both);
+    `perturbed`: V's instrumented build (perturb_build.py)."""
     if path and version:
         raise QfuzzError("--haproxy and --haproxy-version: give one of them")
+    if perturbed:
+        if path or not version or version == DEBIAN:
+            raise QfuzzError("--perturb needs --haproxy-version V (an instrumented build of V is made once)")
+        from .perturb_build import perturbed_binary
+
+        return perturbed_binary(version, on_status=(lambda m: console.print(f"[dim]{m}[/]")) if console else None)
     if version and version != DEBIAN:
         return binary(version, on_status=(lambda m: console.print(f"[dim]{m}[/]")) if console else None)
     return find_haproxy(path) if path else binary(DEBIAN) if version == DEBIAN else find_haproxy(None)
@@ -119,30 +128,39 @@ def build_parser() -> Parser:
     g.add_argument("--control-every", type=int, default=4, metavar="K", help="an nbthread 1 control every K runs (0: none)")
     g.add_argument("--corpus", metavar="DIR", default=str(DEFAULT_CORPUS), help="where found cases go")
     g.add_argument("--no-save", action="store_true", help="do not write reproducers")
+    perturb_cli.add_arguments(p)
     return p
 
 
-def config_from_args(a: argparse.Namespace, seconds: float) -> StressConfig:
+def config_from_args(a: argparse.Namespace, seconds: float, perturb: Optional[dict[str, Any]] = None) -> StressConfig:
     return from_json({
         "threads": a.threads, "servers": a.servers, "maxconn": a.maxconn, "balance": a.balance, "conns": a.conns,
         "keepalive": a.keepalive, "timeout_queue": a.timeout_queue, "seconds": seconds, "seed": a.seed,
         "keys": a.keys, "slow_pct": a.slow_pct, "slow_ms": a.slow_ms, "think_ms": a.think_ms, "origin": a.origin,
-        "max_requests": a.max_requests,
+        "max_requests": a.max_requests, **({"perturb": perturb} if perturb else {}),
     }, "options")
 
 
 def main(argv: Sequence[str], console: Console) -> int:
     args = build_parser().parse_args(list(argv))
-    haproxy = resolve_haproxy(args.haproxy, args.haproxy_version, console)
+    paths = PATHS if not args.explore or args.path == "both" else (args.path,)
+    plan, reasons = perturb_cli.plan_from_args(args, paths if args.explore else (config_from_args(args, 1).path,))
+    haproxy = resolve_haproxy(args.haproxy, args.haproxy_version, console, perturbed=plan is not None)
     version = haproxy_version(haproxy)
+    if plan is not None:
+        perturb_cli.print_plan(plan, reasons, console)
     with signals_as_interrupt():
         if args.explore:
-            return _explore(args, console, haproxy, version)
-        cfg = config_from_args(args, args.time or 30.0)
+            return _explore(args, console, haproxy, version, plan.to_json() if plan else None)
+        cfg = config_from_args(args, args.time or 30.0, plan.to_json() if plan else None)
         console.print(f"[bold]haproxy {version}[/]  {cfg.short()}  {cfg.seconds:g} s, seed {cfg.seed}")
         result = run_once(BLACKBOX, cfg, haproxy, version, stop_on_stuck=not args.no_stop,
                           keep=Path(args.keep) if args.keep else None, on_progress=_live(console))
         print_result(result, console)
+        if perturb_cli.never_fired(result) and not result.stuck:
+            sys.stderr.write("qfuzz: error: the perturbation's delay points never fired in this run "
+                             "(nothing queued?): no verdict\n")
+            return 2
         if result.stuck and not args.no_save:
             saved = write(Path(args.corpus), make(BLACKBOX, result, {"engine": "stress", "seed": cfg.seed}))
             if saved:
@@ -174,6 +192,8 @@ def print_result(r: RunResult, console: Console, indent: str = "") -> None:
     if r.max_sample_gap > 1.0:
         console.print(f"{indent}[yellow]HAProxy did not answer its stats socket for up to {r.max_sample_gap:.1f} s "
                       "(starved of CPU?): a queue timeout inside such a gap is judged unknown, never STUCK[/]")
+    if "perturbation" in r.instrumentation:
+        perturb_cli.print_hits(r.instrumentation["perturbation"], console, indent)
     if r.program_exit is not None:
         console.print(f"{indent}[bold red]HAProxy exited with status {r.program_exit} during the run[/]")
     style = "bold red" if r.stuck else "bold green"
@@ -193,11 +213,12 @@ def print_result(r: RunResult, console: Console, indent: str = "") -> None:
         console.print(f"{indent}  [dim]{v.kind}: {v.entry.request!r} Tw {v.entry.Tw} ms: {v.why}[/]")
 
 
-def _explore(args: argparse.Namespace, console: Console, haproxy: str, version: str) -> int:
+def _explore(args: argparse.Namespace, console: Console, haproxy: str, version: str,
+             perturb: Optional[dict[str, Any]] = None) -> int:
     paths = PATHS if args.path == "both" else (args.path,)
     seconds = args.time or 300.0
-    base = {k: v for k, v in config_from_args(args, 10).to_json().items()
-            if k in ("timeout_queue", "origin", "max_requests")}
+    base = {k: v for k, v in config_from_args(args, 10, perturb).to_json().items()
+            if k in ("timeout_queue", "origin", "max_requests", "perturb")}
     corpus = None if args.no_save else Path(args.corpus)
     console.print(f"[bold]haproxy {version}[/]: exploring {', '.join(paths)} for {seconds:g} s "
                   f"({args.run_time:g} s per run), seed {args.seed}; nbthread 1 control every {args.control_every} runs")
@@ -209,6 +230,8 @@ def _explore(args: argparse.Namespace, console: Console, haproxy: str, version: 
         console.print(f"run {row.index:3d} @{row.wall_start:5.0f}s {tag}{row.config.short()}: {r.requests} req, "
                       f"sQ {len(r.verdicts)}, [{style}]STUCK {r.stuck}[/] ({', '.join(r.paths) or '-'}), legit {r.legit}, "
                       f"unknown {r.unknown}" + (f" -> {row.saved}" if row.saved else ""))
+        if "perturbation" in r.instrumentation:
+            perturb_cli.print_hits(r.instrumentation["perturbation"], console, "    ")
 
     def on_error(i: int, cfg: StressConfig, msg: str) -> None:
         console.print(f"run {i:3d} {cfg.short()}: [yellow]skipped: {msg}[/]")
@@ -219,7 +242,14 @@ def _explore(args: argparse.Namespace, console: Console, haproxy: str, version: 
         on_error=on_error,
     )
     print_exploration(ex, paths, console)
-    return 1 if any(r.result.stuck for r in ex.rows) else 0
+    if any(r.result.stuck for r in ex.rows):
+        return 1
+    silent = [r.index for r in ex.rows if perturb_cli.never_fired(r.result)]
+    if silent:
+        sys.stderr.write(f"qfuzz: error: the perturbation's delay points never fired in run(s) "
+                         f"{', '.join(map(str, silent))}: those runs give no verdict\n")
+        return 2
+    return 0
 
 
 def print_exploration(ex: Exploration, paths: Sequence[str], console: Console) -> None:
@@ -277,6 +307,8 @@ def _rerun(cfg: StressConfig, console: Console, runs: int, exe: str) -> int:
     with signals_as_interrupt():
         for k in range(1, runs + 1):
             r = run_once(BLACKBOX, cfg, exe, version)
+            if "perturbation" in r.instrumentation and not r.stuck:  # a STUCK re-run prints them with its result
+                perturb_cli.print_hits(r.instrumentation["perturbation"], console, "  ")
             requests += r.requests
             stuck += r.stuck
             eps += len(r.episodes)
@@ -307,7 +339,9 @@ def repro_file(path: str | Path, console: Console, runs: int, seconds: Optional[
         cfg, d, _target = load(path)
         if seconds is not None:
             cfg = from_json({**cfg.to_json(), "seconds": float(seconds)}, "--seconds")
-        exe = resolve_haproxy(haproxy, haproxy_version_, console)
+        plan = plan_from_json(cfg.perturb, f"{path}: config.perturb") if cfg.perturb else None
+        exe = resolve_haproxy(haproxy, haproxy_version_ or (plan.version if plan else None), console,
+                              perturbed=plan is not None)
     except QfuzzError as exc:
         sys.stderr.write(f"qfuzz: error: {exc}\n")
         return 2
@@ -316,6 +350,8 @@ def repro_file(path: str | Path, console: Console, runs: int, seconds: Optional[
     console.print(f"  found: {obs.get('stuck', '?')} STUCK in {obs.get('requests', '?')} requests "
                   f"({', '.join(obs.get('paths') or []) or '?'}) on haproxy {program_version(d)}")
     console.print(f"  [dim]{NOTE}[/]")
+    if plan is not None:
+        console.print(f"  the same perturbation plan is applied: {plan.short()}")
     fit, wall = plan_replay(runs, cfg.seconds, budget if budget is not None else REPLAY_BUDGET)
     more = f" (budget {budget if budget is not None else REPLAY_BUDGET:g} s: {runs - fit} of the {runs} asked for do not fit; " \
            "raise --budget, or lower --seconds)" if fit < runs else ""
@@ -328,7 +364,8 @@ def repro_file(path: str | Path, console: Console, runs: int, seconds: Optional[
 
 
 def against(model_reproducer: Any, console: Console, runs: int, seconds: float, haproxy_version_: Optional[str] = None,
-            haproxy: Optional[str] = None, budget: Optional[float] = None, **_: Any) -> int:
+            haproxy: Optional[str] = None, budget: Optional[float] = None, perturb: Optional[str] = None,
+            **_: Any) -> int:
     """`qfuzz repro FILE --against haproxy_binary`: the model reproducer as a
     timed real scenario (scenario.py), run up to `runs` times within the
     budget, with a verdict per run and the real log lines as evidence.
@@ -336,9 +373,10 @@ def against(model_reproducer: Any, console: Console, runs: int, seconds: float, 
     from .scenario import run_scenario_cli
 
     try:
-        exe = resolve_haproxy(haproxy, haproxy_version_, console)
+        plan = perturb_cli.scenario_plan(model_reproducer, perturb, haproxy_version_, console)
+        exe = resolve_haproxy(haproxy, haproxy_version_, console, perturbed=plan is not None)
         return run_scenario_cli(model_reproducer, console, runs, seconds, exe,
-                                budget if budget is not None else REPLAY_BUDGET)
+                                budget if budget is not None else REPLAY_BUDGET, plan)
     except QfuzzError as exc:
         sys.stderr.write(f"qfuzz: error: {exc}\n")
         return 2

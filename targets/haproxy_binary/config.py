@@ -44,12 +44,16 @@ class StressConfig:
     think_ms: int = 0
     origin: str = "ours"  # the HTTP servers behind HAProxy
     max_requests: int = 5_000_000
+    perturb: Optional[dict[str, Any]] = None  # a perturbation plan (perturb.py); None: plain stress
 
     def __post_init__(self) -> None:
         validate(asdict(self), "config")
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if d["perturb"] is None:  # plain stress: the JSON of every older reproducer
+            del d["perturb"]
+        return d
 
     @property
     def path(self) -> str:
@@ -64,6 +68,7 @@ class StressConfig:
         return (
             f"{self.balance} nbthread {self.threads} servers {self.servers} maxconn {self.maxconn} "
             f"conns {self.conns} {ka} keys {self.keys}{slow}{think} tq {self.timeout_queue}ms"
+            + (" perturbed" if self.perturb else "")
         )
 
 
@@ -86,6 +91,11 @@ def validate(d: Mapping[str, Any], where: str) -> None:
         elif f.name == "balance":
             if v not in BALANCES:
                 raise QfuzzError(f"{w}: {v!r} is not one of {', '.join(BALANCES)}")
+        elif f.name == "perturb":
+            if v is not None:
+                from .perturb import plan_from_json
+
+                plan_from_json(v, w)
         elif f.name == "origin":
             if v not in ORIGINS:
                 raise QfuzzError(f"{w}: {v!r} is not one of {', '.join(ORIGINS)}")

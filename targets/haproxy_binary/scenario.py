@@ -294,7 +294,9 @@ def explain(o: Outcome, sc: Scenario, console: Console, indent: str = "    ") ->
         console.print(f"{indent}  log: {o.log_line(e.line)}", markup=False, highlight=False)
 
 
-def run_scenario_cli(rep: Any, console: Console, runs: int, seconds: Optional[int], exe: str, budget: float) -> int:
+def run_scenario_cli(rep: Any, console: Console, runs: int, seconds: Optional[int], exe: str, budget: float,
+                     perturb: Optional[Any] = None) -> int:
+    """`perturb`: a perturb.Plan applied to every run (its seed + the run's index)."""
     sc = from_model(rep.workload, rep.verdict)
     if seconds:
         sc = Scenario(**{**sc.__dict__, "config": from_json({**sc.config.to_json(), "seconds": float(seconds)}, "--seconds")})
@@ -307,10 +309,27 @@ def run_scenario_cli(rep: Any, console: Console, runs: int, seconds: Optional[in
     console.print(f"  not carried over: {', '.join(sc.ignored)}", highlight=False)
     console.print(f"  {fit} run(s) of {sc.config.seconds:g} s: about {fit * per:.0f} s"
                   + (f" ({runs - fit} more asked for do not fit the {budget:g} s budget)" if fit < runs else ""))
-    shown = 0
+    shown = silent = 0
     with signals_as_interrupt():
         for k in range(1, fit + 1):
+            if perturb is not None:
+                from dataclasses import replace
+
+                from .perturb import fired
+
+                plan = replace(perturb, seed=perturb.seed + k - 1)
+                sc = Scenario(**{**sc.__dict__, "config": from_json({**sc.config.to_json(), "perturb": plan.to_json()},
+                                                                    "perturb")})
             o = run_scenario(sc, exe, version)
+            ps = o.result.instrumentation.get("perturbation")
+            if ps is not None:
+                from .perturb_cli import print_hits
+
+                print_hits(ps, console, "  ")
+                if not fired(ps):
+                    silent += 1
+                    console.print(f"run {k}/{fit}: [yellow]no verdict[/] (the delay point never fired)")
+                    continue
             ok = o.reproduced(sc.expect_path)
             shown += ok
             exact = sc.expect_request is not None and any(
@@ -322,7 +341,11 @@ def run_scenario_cli(rep: Any, console: Console, runs: int, seconds: Optional[in
                           + (f"; the model's stranded request r{sc.expect_request} too" if exact else "") + ")")
             if ok or k == 1:
                 explain(o, sc, console)
-    lo, hi = wilson(shown, fit)
-    console.print(f"[bold]{'reproduced' if shown else 'not reproduced'}[/] on haproxy {version}: {shown} of {fit} run(s) "
-                  f"(95% {lo:.2f}-{hi:.2f}); load average {os.getloadavg()[0]:.1f}")
+    judged = fit - silent
+    if not judged:
+        raise QfuzzError(f"the perturbation's delay points never fired in {fit} run(s): no verdict")
+    lo, hi = wilson(shown, judged)
+    console.print(f"[bold]{'reproduced' if shown else 'not reproduced'}[/] on haproxy {version}: {shown} of {judged} run(s) "
+                  f"(95% {lo:.2f}-{hi:.2f})" + (f", {silent} run(s) without a delay-point hit (no verdict)" if silent else "")
+                  + f"; load average {os.getloadavg()[0]:.1f}")
     return 1 if shown else 0

@@ -9,9 +9,9 @@ import shutil
 import socket
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from harness.child import python
 from harness.errors import QfuzzError
@@ -22,6 +22,7 @@ from harness.stress.blackbox.procs import (START_TIMEOUT, ProcessGroup, die_with
 from .config import StressConfig, render_haproxy, render_nginx
 from .log import LogEntry, parse_file
 from .oracle import Verdict, classify
+from .perturb import Resolved, plan_from_json, read_shared, resolve, summarize
 from .stats import Sample, probe, stats_command
 
 INSTALL_HINT = "install Debian's package with scripts/install-debs.sh haproxy, pass --haproxy PATH or --haproxy-version V"
@@ -75,6 +76,7 @@ class Stack(ProcessGroup):
         self.log_port = 0
         self.udp_drops = -1  # kernel drops on the log socket, read when HAProxy stops
         self.dropped_logs = -1  # HAProxy's own DroppedLogs, read before it stops
+        self.perturbation: Optional[Resolved] = None  # the plan bound to this binary (cfg.perturb)
 
     @property
     def log_path(self) -> Path:
@@ -97,10 +99,15 @@ class Stack(ProcessGroup):
             self.port = int(fe.getsockname()[1])
             cfg_path = self.dir / "haproxy.cfg"
             cfg_path.write_text(self.render(fe.fileno()))
+            env = {**os.environ, "TZ": "UTC"}  # the log's dates are parsed as UTC
+            if self.cfg.perturb:
+                self.perturbation = resolve(plan_from_json(self.cfg.perturb, "perturb"), self.haproxy,
+                                            self.dir / "perturb.bin")
+                env.update(self.perturbation.env)
             with open(self.dir / "haproxy.err", "wb") as err:
                 self.haproxy_proc = self.spawn(
                     [self.haproxy, "-db", "-f", str(cfg_path)], stdout=err, stderr=err, pass_fds=(fe.fileno(),),
-                    env={**os.environ, "TZ": "UTC"},  # the log's dates are parsed as UTC
+                    env=env,
                 )
         finally:
             fe.close()  # HAProxy holds its own copy
@@ -199,7 +206,11 @@ class Stack(ProcessGroup):
         parsed = parse_file(str(self.log_path))
         ours = [e for e in parsed.entries if e.request_id is not None]
         verdicts = classify(ours, samples, self.cfg.timeout_queue)
-        return Judgement(len(ours), verdicts, {"dropped_logs": self.dropped_logs, "udp_drops": self.udp_drops}, ours)
+        extra = {}
+        if self.perturbation is not None:
+            extra["perturbation"] = summarize(self.perturbation, read_shared(self.dir / "perturb.bin"))  # type: ignore[operator]
+        return Judgement(len(ours), verdicts, {"dropped_logs": self.dropped_logs, "udp_drops": self.udp_drops}, ours,
+                         extra)
 
 
 @dataclass
@@ -208,6 +219,7 @@ class Judgement:
     verdicts: list[Verdict]
     checks: dict[str, int]
     entries: list[LogEntry]
+    instrumentation: dict[str, Any] = field(default_factory=dict)  # {"perturbation": perturb.summarize(...)}
 
 
 def _dropped_logs(stats_path: str) -> int:

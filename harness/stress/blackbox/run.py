@@ -50,6 +50,8 @@ class RunResult:
     program_exit: Optional[int] = None  # set if the program died during the run
     entries: list[Any] = field(default_factory=list, repr=False)
     outcomes: dict[int, str] = field(default_factory=dict)  # a timed scenario: request index -> status
+    # what the target's instrumentation reported (e.g. a perturbation's plan and hit counts); {} if none
+    instrumentation: dict[str, Any] = field(default_factory=dict)
 
     def count(self, kind: str) -> int:
         return sum(v.kind == kind for v in self.verdicts)
@@ -91,6 +93,7 @@ class RunResult:
             "logs_missing": self.logs_missing, "samples": self.samples,
             "max_sample_gap_ms": round(self.max_sample_gap * 1000, 1), "program_version": self.version,
             "program_exit": self.program_exit,
+            **({"instrumentation": self.instrumentation} if self.instrumentation else {}),
         }
 
 
@@ -172,6 +175,7 @@ def run_once(
         checks=judged.checks, logs_missing=max(0, responses - judged.requests), stopped_early=stopped_early,
         program_exit=program_exit, entries=judged.entries,
         outcomes={int(k): v for k, v in load_result.get("outcomes", {}).items()},
+        instrumentation=dict(getattr(judged, "instrumentation", {}) or {}),
     )
 
 
