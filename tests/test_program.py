@@ -63,7 +63,7 @@ def test_fuzz_finds_the_lost_wakeup_and_prints_the_source_lines(handoff_found):
     # the swim-lane names the program's own functions and lines
     assert "main (handoff.c:" in out.stdout and "producer (handoff.c:" in out.stdout, out.stdout
     assert "the wait nobody woke" in out.stdout
-    trace = out.stdout.split("STUCK:lost-wakeup:COND_WAIT:COND_SIGNAL ─")[-1]  # the swim-lane, after its rule
+    trace = out.stdout.split("STUCK:lost-wakeup:COND_WAIT@main:COND_SIGNAL@producer ─")[-1]  # the swim-lane, after its rule
     for word in ("queuer", "releaser", "timeout queue", "server", "request"):
         assert word not in trace, word
     assert listing(src) == before  # nothing written next to the sources
@@ -205,7 +205,7 @@ def test_the_coverage_guided_and_property_engines_find_the_lost_wakeup(tmp_path,
     files = stored(corpus, "handoff")
     assert files and all("stuck-lost-wakeup" in f.name for f in files), out.stdout + out.stderr
     rep = qfuzz("repro", str(files[0]), "--no-trace", cwd=tmp_path)
-    assert rep.returncode == 1 and "(the stored failure)" in rep.stdout, rep.stdout + rep.stderr
+    assert rep.returncode == 1 and "(the stored failure)" in " ".join(rep.stdout.split()), rep.stdout + rep.stderr
 
 
 def test_the_nightly_job_runs_every_variant_of_a_described_program(tmp_path):
@@ -215,7 +215,7 @@ def test_the_nightly_job_runs_every_variant_of_a_described_program(tmp_path):
     assert out.returncode == 1, out.stdout + out.stderr  # the buggy variant's finding is new and unexplained
     report = json.loads((tmp_path / "report" / "nightly.json").read_text())
     text = json.dumps(report)
-    assert "STUCK:lost-wakeup:COND_WAIT:COND_SIGNAL" in text
+    assert "STUCK:lost-wakeup:COND_WAIT@main:COND_SIGNAL@producer" in text
     assert {"buggy", "fixed"} <= set(re.findall(r'"variant": "(\w+)"', text))
     assert stored(tmp_path / "corpus", "handoff")
     assert sorted(p.name for p in src.iterdir()) == ["handoff.c", "handoff.qfuzz.json"]
@@ -257,8 +257,45 @@ def test_the_python_api_finds_and_shrinks_a_programs_failure_with_hypothesis():
 
     t = load([str(PROGRAMS / "handoff.c")], variants=["buggy=-DBUGGY=1", "fixed=-DBUGGY=0"])
     ex = find_failure(t, "buggy", max_examples=300, seed=1)
-    assert ex is not None and ex.verdict.signature == "STUCK:lost-wakeup:COND_WAIT:COND_SIGNAL"
+    assert ex is not None and ex.verdict.signature == "STUCK:lost-wakeup:COND_WAIT@main:COND_SIGNAL@producer"
     assert ex.preemptions == 1  # shrunk: the producer runs between main's check and its wait
     again = harness.run(t, "buggy", ex.workload, harness.Replay(ex.decisions))
     assert again.verdict.signature == ex.verdict.signature and again.raw_trace == ex.raw_trace
     assert find_failure(t, "fixed", max_examples=300, seed=1) is None
+
+
+def _first_failure(t, variant: str, args: list[str], runs: int = 300):
+    import harness
+    from harness.schedulers import make
+
+    for seed in range(runs):
+        ex = harness.run(t, variant, {"args": args}, make("pct", seed), trace=False)
+        if ex.failed:
+            return ex
+    return None
+
+
+def test_two_lost_wakeups_of_one_program_have_two_signatures_naming_the_stranded_waits(tmp_path):
+    """Signatures name the functions of the critical events (through inlined helpers), and A is
+    the wait nothing could wake (the waiter thread's), not main's later wait for that thread."""
+    from harness.program import load
+
+    t = load([str(PROGRAMS / "two_waits.c")], args=["config", "data"])
+    v = next(iter(t.variants))
+    config, data = (_first_failure(t, v, [a]) for a in ("config", "data"))
+    assert config is not None and data is not None
+    assert config.verdict.signature == "STUCK:lost-wakeup:COND_WAIT@waiter>wait_for_config:COND_SIGNAL@publish"
+    assert data.verdict.signature == "STUCK:lost-wakeup:COND_WAIT@waiter>wait_for_data:COND_SIGNAL@publish"
+    assert config.verdict.critical[0].thread != 0  # main waits too, but for the waiter
+    # an unrelated edit above the functions moves every line and changes no signature
+    moved = tmp_path / "two_waits.c"
+    moved.write_text("/* an unrelated comment\n * of three lines\n */\n" + (PROGRAMS / "two_waits.c").read_text())
+    t2 = load([str(moved)], args=["config"])
+    again = _first_failure(t2, next(iter(t2.variants)), ["config"])
+    assert again is not None and again.verdict.signature == config.verdict.signature
+    line = lambda ex: next(e.site for e in ex.trace if e.step == ex.verdict.critical[0].step and e.site)  # noqa: E731
+    import harness
+
+    traced = [harness.run(tt, next(iter(tt.variants)), ex.workload, harness.Replay(ex.decisions))
+              for tt, ex in ((t, config), (t2, again))]
+    assert line(traced[0]) != line(traced[1])  # the lines did move

@@ -140,6 +140,13 @@ class ProgramTarget(Target):
         self.loaded(variant)
         return self._symbols[variant](offset)
 
+    def site_function(self, variant: str, offset: int) -> str:
+        """The function (not the line: stable across edits elsewhere in the file) of a critical event."""
+        if not offset:
+            return ""
+        self.loaded(variant)
+        return self._symbols[variant].function(offset)
+
     def sites(self, variant: str, offsets: list[int]) -> list[str]:
         if not any(offsets):
             return [""] * len(offsets)

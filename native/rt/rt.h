@@ -60,6 +60,8 @@ typedef struct rt_thread {
 	int woken;
 	uint32_t wbits;
 	int wstep, wlabel;
+	int wtimed;      /* the wait has a deadline (a timer can end it) */
+	uint64_t wsite;  /* its call site (an offset into prog.so, as qf_rt_site) */
 	/* spin detection */
 	uint64_t last_site, last_val;
 	long work;       /* real operations by this thread */
@@ -105,6 +107,7 @@ typedef struct rt_program {
 typedef struct rt_wake {
 	const void *obj;
 	int step, thread, label;
+	uint64_t site;
 } rt_wake;
 
 struct rt_state {
@@ -131,6 +134,8 @@ struct rt_state {
 	/* requests annotated with qfuzz.h */
 	struct { long id; uint32_t deadline; int open; } req[64];
 	int nreq;
+	/* the call sites of the verdict's critical events A and B (0: none) */
+	uint64_t site_a, site_b;
 };
 extern struct rt_state R;
 extern rt_program *rt_programs[RT_MAX_PROGRAMS];
@@ -199,6 +204,7 @@ int qf_rt_reset_kind(int index, const char **why);
 const char *const *qf_rt_wraps(int *n);
 const char *qf_rt_label_id(int label);
 int qf_rt_output(const char **out);
+void qf_rt_critical_sites(uint64_t *a, uint64_t *b);
 
 /* fork.c: one execution in a forked child (reset "fork") */
 int qf_rt_run_forked(const qf_run_args *a, qf_run_result *r);
