@@ -47,16 +47,22 @@ def run(
     features: bool = True,
     budget: Optional[int] = None,
     cpu: Optional[int] = None,
+    fork: bool = False,
 ) -> Execution:
     """Run `workload` once on `variant` of `target` under `scheduler`
     (default: PCT with seed 0) and judge it.  Deterministic: the same
-    arguments give the same decisions, trace and verdict."""
+    arguments give the same decisions, trace and verdict.  `fork`: a
+    program's execution runs in a forked child (a crash raises ValueError
+    instead of killing this process: harness.program.isolate.run_isolated)."""
     from .targets import get
 
     t = get(target)
     v = variant if isinstance(variant, Variant) else t.variant(variant)  # a Variant: an unnamed build (attribution)
     w: Workload = t.workload(workload)
     s = scheduler if scheduler is not None else PCT()
+    k = t.estimate_steps(w.data)
+    if isinstance(s, PCT) and s.k is None and hasattr(t, "measured_steps"):
+        k = t.measured_steps(v.name, w)  # a program's run length, measured (harness/program/target.py)
     r = core.run(
         t.native_index(variant),
         v.bits,
@@ -67,7 +73,8 @@ def run(
         trace=int(trace),
         features=int(features),
         jitter=t.jitter(w.data),
-        **s.native_args(t.estimate_steps(w.data)),
+        **s.native_args(k),
+        **({"fork": 1} if fork else {}),
     )
     return Execution(
         target=t,

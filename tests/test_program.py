@@ -299,3 +299,98 @@ def test_two_lost_wakeups_of_one_program_have_two_signatures_naming_the_stranded
     traced = [harness.run(tt, next(iter(tt.variants)), ex.workload, harness.Replay(ex.decisions))
               for tt, ex in ((t, config), (t2, again))]
     assert line(traced[0]) != line(traced[1])  # the lines did move
+
+
+def test_a_fuzz_input_picks_the_variant_of_a_program_with_several_and_none_pinned():
+    from harness.fuzzinput import decode, decode_input, encode
+    from harness.program import load
+
+    t = load([str(PROGRAMS / "handoff.c")], args=["a", "b"], variants=["fixed=-DBUGGY=0", "buggy=-DBUGGY=1"])
+    data = bytes([1, 1, 0, 0x41])
+    # pinned (the default of a loaded target, and `--variant NAME` on the command line): as before
+    assert decode_input(t, data, "fixed") == ("fixed", *decode(t, data))
+    t.variant_choice = True  # what `qfuzz fuzz` sets when several variants are defined and none picked
+    variant, w, sched = decode_input(t, data, "fixed")
+    assert variant == "buggy" and (w, sched.to_json()) == tuple(
+        x if i == 0 else x.to_json() for i, x in enumerate(decode(t, data[1:])))
+    assert decode_input(t, b"", "buggy")[0] == "fixed"  # a missing byte reads as 0: the first variant
+    assert decode_input(t, encode(t, {"args": ["b"]}, variant="buggy"), "fixed")[:2] == ("buggy", t.workload({"args": ["b"]}))
+    single = load([str(PROGRAMS / "handoff.c")], variants=["only=-DBUGGY=1"])
+    single.variant_choice = True
+    assert decode_input(single, data, "only") == ("only", *decode(single, data))  # one variant: no variant byte
+
+
+def test_atheris_inputs_reach_the_buggy_variant_when_the_fixed_one_is_defined_first(tmp_path):
+    copy(tmp_path, "handoff.c")
+    corpus = tmp_path / "corpus"
+    out = qfuzz("fuzz", "src/handoff.c", "--variant", "fixed=-DBUGGY=0", "--variant", "buggy=-DBUGGY=1",
+                "--engine", "atheris", "--runs", "3000", "--corpus", str(corpus), "--no-trace", cwd=tmp_path)
+    assert "variants fixed, buggy (each input picks one)" in " ".join(out.stdout.split()), out.stdout
+    assert out.returncode in (1, 77), out.stdout + out.stderr
+    files = stored(corpus, "handoff")
+    assert files and all(f.name.startswith("buggy--stuck-lost-wakeup") for f in files), files
+    assert json.loads(files[0].read_text())["variant"] == "buggy"
+
+
+def test_a_property_over_a_crashing_program_reports_a_crash_and_its_reproducer(tmp_path, monkeypatch):
+    """no_failure() on a program runs each execution in a forked child: a segfault fails the
+    property with a crash reproducer, and this (pytest) process lives on."""
+    from hypothesis import Phase, settings
+
+    from harness.program import load
+    from harness.strategies import PropertyCrash, no_failure
+
+    src = copy(tmp_path, "crashy.c")
+    monkeypatch.setenv("QFUZZ_FAILURES", str(tmp_path / "failures"))
+    t = load([str(src / "crashy.c")], args=["0", "crash"])
+    prop = no_failure(t, next(iter(t.variants)), explore=2,
+                      settings=settings(max_examples=30, database=None, deadline=None, phases=[Phase.generate]))
+    with pytest.raises(PropertyCrash) as caught:
+        prop()
+    assert "CRASH on default: the program died of signal 11 (SIGSEGV)" in str(caught.value)
+    path = caught.value.path
+    assert path is not None and path.parent == tmp_path / "failures" / "crashy" / "crashes" and path.is_file()
+    assert json.loads(path.read_text())["workload"] == {"args": ["crash"]}
+    rep = qfuzz("repro", str(path), cwd=tmp_path)
+    assert rep.returncode == 1 and "crash: signal 11 (SIGSEGV)" in rep.stdout, rep.stdout + rep.stderr
+    no_failure(t, next(iter(t.variants)), workload={"args": ["0"]}, explore=2,
+               settings=settings(max_examples=5, database=None, deadline=None, phases=[Phase.generate]))()
+
+
+def test_pthread_atfork_handlers_never_run_at_qfuzzs_own_forks(tmp_path):
+    """pthread_atfork is wrapped (accepted, dropped): the program's fork() fails here, and its
+    handlers must not run when qfuzz forks the execution's child (this program aborts if they do)."""
+    copy(tmp_path, "atfork.c")
+    out = qfuzz("fuzz", "src/atfork.c", "--runs", "30", "--corpus", str(tmp_path / "corpus"), cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "reset: each execution runs in a forked child" in out.stdout and "CRASH" not in out.stdout, out.stdout
+    assert "done: 30 executions" in out.stdout and "0 unique failure(s)" in out.stdout, out.stdout
+
+
+def test_pct_spreads_its_change_points_over_the_programs_measured_run_length():
+    import harness
+    from harness.program import load
+    from harness.schedulers import PCT, Replay
+
+    t = load([str(PROGRAMS / "handoff.c")], args=["", "x"], variants=["buggy=-DBUGGY=1"])
+    w = t.workload({"args": []})
+    k = t.measured_steps("buggy", w)
+    assert k == harness.run(t, "buggy", w, Replay(b""), trace=False).steps and 5 < k < 100
+    for seed in range(20):
+        measured = harness.run(t, "buggy", w, PCT(seed=seed), trace=False)
+        assert measured.decisions == harness.run(t, "buggy", w, PCT(seed=seed, k=k), trace=False).decisions
+    generic = [harness.run(t, "buggy", w, PCT(seed=s, k=200), trace=False).decisions for s in range(20)]
+    assert generic != [harness.run(t, "buggy", w, PCT(seed=s), trace=False).decisions for s in range(20)]
+
+
+def test_the_hypothesis_engine_survives_a_crashing_program_and_keeps_its_crash(tmp_path):
+    copy(tmp_path, "crashy.c")
+    corpus = tmp_path / "corpus"
+    out = qfuzz("fuzz", "src/crashy.c", "--args", "0", "--args", "crash", "--engine", "hypothesis", "--runs", "60",
+                "--corpus", str(corpus), "--no-trace", cwd=tmp_path)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "CRASH signal 11 (SIGSEGV)" in out.stdout and "60 examples" in out.stdout, out.stdout
+    crashes = sorted((corpus / "crashy" / "crashes").glob("crash-*.json"))
+    assert len(crashes) == 1, crashes
+    rep = qfuzz("repro", str(crashes[0]), cwd=tmp_path)
+    assert rep.returncode == 1 and "crash: signal 11 (SIGSEGV)" in rep.stdout, rep.stdout + rep.stderr

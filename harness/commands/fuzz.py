@@ -218,16 +218,25 @@ def _hypothesis(args: argparse.Namespace, target: Any, console: Console) -> int:
         findings.append(finding)
         show(finding)
 
+    def crashed(w: Any, sched: Any, reason: str, example: int) -> None:  # a C program's crash (in a child)
+        from ..program.isolate import save_crash
+
+        path = save_crash(target, args.variant, w, sched, reason, corpus.dir / "crashes",
+                          {"engine": "hypothesis", "seed": seed, "example": example})
+        console.print(Text.assemble(("CRASH ", "bold red"), (reason, "bold"),
+                                    f"  at example #{example:,}; the search goes on"))
+        console.print(f"    crash reproducer: {path}   (qfuzz repro {path})")
+
     with console.status("hypothesis: searching"):
         result = search(target, args.variant, seconds=None if args.runs else seconds, examples=args.runs, seed=seed,
-                        workload=workload, on_new=new)
+                        workload=workload, on_new=new, on_crash=crashed)
     wall = time.monotonic() - started
     console.print(
         f"done: {result.examples:,} examples in {wall:.1f} s wall time ({wall - minimizing[0]:.1f} s searching, "
         f"{result.examples / max(1e-9, wall - minimizing[0]):,.0f}/s; {minimizing[0]:.1f} s minimizing and storing), "
-        f"{len(findings)} unique failure(s)"
+        f"{len(findings)} unique failure(s)" + (f", {result.crashes} crash(es)" if result.crashes else "")
     )
-    return _report(findings, args, console)
+    return max(_report(findings, args, console), 1 if result.crashes else 0)
 
 
 # -- atheris -----------------------------------------------------------------------------------
@@ -254,8 +263,12 @@ def _atheris(args: argparse.Namespace, target: Any, console: Console) -> int:
 
     config.program = program_cli.program_file(target, workdir)  # None for a compiled-in target
     seconds = args.time if args.time or args.runs else 10.0
+    from ..fuzzinput import chooses_variant
+
+    variants = (f"variants [bold]{', '.join(target.variants)}[/] (each input picks one)" if chooses_variant(target)
+                else f"variant [bold]{args.variant}[/]")
     console.print(
-        f"qfuzz {__version__}: fuzzing {target.name} variant [bold]{args.variant}[/] with atheris "
+        f"qfuzz {__version__}: fuzzing {target.name} {variants} with atheris "
         f"(interleaving features {'off' if args.no_features else 'on'}) on "
         + (f"workload {args.workload}" if args.workload else "decoded workloads")
         + ", " + (f"{args.runs} runs" if args.runs else f"{seconds:g} s")

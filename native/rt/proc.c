@@ -105,6 +105,18 @@ pid_t __wrap_fork(void)
 	return -1;
 }
 
+/* Accepted and dropped: the program's fork() never succeeds here, so its
+ * handlers have no fork to run at; registered with glibc they would run at
+ * qfuzz's own forks (the fork reset, crash isolation), outside any
+ * execution, in qfuzz's process. */
+int __wrap_pthread_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+{
+	(void)prepare;
+	(void)parent;
+	(void)child;
+	return 0;
+}
+
 /* ---- rand: one stream per execution --------------------------------------- */
 
 static uint64_t rand_state = 1;
