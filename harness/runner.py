@@ -10,11 +10,12 @@ from .schedulers import PCT, Scheduler
 from .target import Target, Variant, Workload
 
 
-def _critical(target: Target, variant: str, label: int, step: int, thread: int, site: int = 0) -> Optional[CriticalEvent]:
+def _critical(target: Target, variant: str, label: int, step: int, thread: int, site: int = 0,
+              caller: int = 0) -> Optional[CriticalEvent]:
     if label < 0:
         return None
     ident, desc = target.label(label, variant)
-    return CriticalEvent(step, thread, ident, desc, target.site_function(variant, site) if site else "")
+    return CriticalEvent(step, thread, ident, desc, target.site_function(variant, site, caller) if site else "")
 
 
 def verdict_of(target: Target, r: dict[str, Any], variant: Optional[str] = None) -> Verdict:
@@ -28,8 +29,8 @@ def verdict_of(target: Target, r: dict[str, Any], variant: Optional[str] = None)
         request=r["request"] if r["request"] >= 0 else None,
         server=r["object"] if r["object"] >= 0 else None,
         critical=(
-            _critical(target, variant, r["label_a"], r["step_a"], r["thread_a"], r.get("site_a", 0)),
-            _critical(target, variant, r["label_b"], r["step_b"], r["thread_b"], r.get("site_b", 0)),
+            _critical(target, variant, r["label_a"], r["step_a"], r["thread_a"], r.get("site_a", 0), r.get("caller_a", 0)),
+            _critical(target, variant, r["label_b"], r["step_b"], r["thread_b"], r.get("site_b", 0), r.get("caller_b", 0)),
         ),
         stranded_at=r["t_from"],
         failed_at=r["t_at"],

@@ -221,8 +221,9 @@ class Target:
         """`function (file:line)` per call-site offset of the trace ("" = none)."""
         return [""] * len(offsets)
 
-    def site_function(self, variant: str, offset: int) -> str:
-        """The function a critical event's call site (an offset) is in, for signatures ("" = none)."""
+    def site_function(self, variant: str, offset: int, caller: int = 0) -> str:
+        """The function a critical event's call site (an offset) is in, for signatures ("" = none);
+        `caller`: the call site of that function, one frame up (0: unknown)."""
         return ""
 
     def shows_trace(self, kind: str) -> bool:

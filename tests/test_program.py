@@ -276,16 +276,17 @@ def _first_failure(t, variant: str, args: list[str], runs: int = 300):
 
 
 def test_two_lost_wakeups_of_one_program_have_two_signatures_naming_the_stranded_waits(tmp_path):
-    """Signatures name the functions of the critical events (through inlined helpers), and A is
-    the wait nothing could wake (the waiter thread's), not main's later wait for that thread."""
+    """Signatures name the functions of the critical events (through inlined helpers, and one
+    frame up through an out-of-line one: publish() is called from two places), and A is the wait
+    nothing could wake (the waiter thread's), not main's later wait for that thread."""
     from harness.program import load
 
     t = load([str(PROGRAMS / "two_waits.c")], args=["config", "data"])
     v = next(iter(t.variants))
     config, data = (_first_failure(t, v, [a]) for a in ("config", "data"))
     assert config is not None and data is not None
-    assert config.verdict.signature == "STUCK:lost-wakeup:COND_WAIT@waiter>wait_for_config:COND_SIGNAL@publish"
-    assert data.verdict.signature == "STUCK:lost-wakeup:COND_WAIT@waiter>wait_for_data:COND_SIGNAL@publish"
+    assert config.verdict.signature == "STUCK:lost-wakeup:COND_WAIT@waiter>wait_for_config:COND_SIGNAL@set_config>publish"
+    assert data.verdict.signature == "STUCK:lost-wakeup:COND_WAIT@waiter>wait_for_data:COND_SIGNAL@set_data>publish"
     assert config.verdict.critical[0].thread != 0  # main waits too, but for the waiter
     # an unrelated edit above the functions moves every line and changes no signature
     moved = tmp_path / "two_waits.c"

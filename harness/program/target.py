@@ -143,12 +143,17 @@ class ProgramTarget(Target):
         self.loaded(variant)
         return self._symbols[variant](offset)
 
-    def site_function(self, variant: str, offset: int) -> str:
-        """The function (not the line: stable across edits elsewhere in the file) of a critical event."""
+    def site_function(self, variant: str, offset: int, caller: int = 0) -> str:
+        """The functions (not the lines: stable across edits elsewhere in the file) of a critical
+        event: those of its call site, after those of the call one frame up when the runtime
+        found it (a helper called from two places gives two names, inlined or not)."""
         if not offset:
             return ""
         self.loaded(variant)
-        return self._symbols[variant].function(offset)
+        sym = self._symbols[variant]
+        inner = sym.function(offset)
+        outer = sym.function(caller) if caller else ""
+        return f"{outer}>{inner}" if outer and not outer.startswith("+") else inner
 
     def sites(self, variant: str, offsets: list[int]) -> list[str]:
         if not any(offsets):

@@ -81,7 +81,8 @@ static int receive(int fd, qf_run_result *r)
 	if (get(fd, B.dec, (size_t)r->ndecisions) || get(fd, B.trace, (size_t)r->trace_bytes) ||
 	    get(fd, B.sites, nsites * sizeof(uint64_t)) || get(fd, &R.nout, sizeof R.nout) ||
 	    get(fd, R.out, (size_t)R.nout) || get(fd, qf_features, QF_NFEAT) ||
-	    get(fd, &R.site_a, sizeof R.site_a) || get(fd, &R.site_b, sizeof R.site_b))
+	    get(fd, &R.site_a, sizeof R.site_a) || get(fd, &R.site_b, sizeof R.site_b) ||
+	    get(fd, &R.caller_a, sizeof R.caller_a) || get(fd, &R.caller_b, sizeof R.caller_b))
 		return -2;
 	r->decisions = B.dec;
 	r->trace = B.trace;
@@ -92,6 +93,11 @@ static int receive(int fd, qf_run_result *r)
 static void child(int fd, const qf_run_args *a) __attribute__((noreturn));
 static void child(int fd, const qf_run_args *a)
 {
+	/* a crash ends the child by its signal, quietly: not through a handler the
+	 * parent installed (Python's faulthandler would print the parent's stack) */
+	static const int CRASHES[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+	for (size_t i = 0; i < sizeof CRASHES / sizeof CRASHES[0]; i++)
+		signal(CRASHES[i], SIG_DFL);
 	qf_rt_pool_forget();
 	qf_run_result r;
 	int rc = qf_run(a, &r);
@@ -101,7 +107,8 @@ static void child(int fd, const qf_run_args *a)
 	if (rc == 0 && (put(fd, r.decisions, (size_t)r.ndecisions) || put(fd, r.trace, (size_t)r.trace_bytes) ||
 			put(fd, r.sites, nsites * sizeof(uint64_t)) || put(fd, &R.nout, sizeof R.nout) ||
 			put(fd, R.out, (size_t)R.nout) || put(fd, qf_features, QF_NFEAT) ||
-			put(fd, &R.site_a, sizeof R.site_a) || put(fd, &R.site_b, sizeof R.site_b)))
+			put(fd, &R.site_a, sizeof R.site_a) || put(fd, &R.site_b, sizeof R.site_b) ||
+			put(fd, &R.caller_a, sizeof R.caller_a) || put(fd, &R.caller_b, sizeof R.caller_b)))
 		_exit(1);
 	_exit(0);
 }

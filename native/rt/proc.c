@@ -46,6 +46,7 @@ void __wrap_exit(int status)
 		exit(status);
 	int me = qf_self();
 	qf_rt_site[me] = (uint64_t)((uintptr_t)RA - R.prog->base - 1);
+	rt_frame[me] = rt_caller_frame;
 	rt_proc_exit(me, status);
 }
 
@@ -54,6 +55,8 @@ void __wrap__exit(int status)
 	if (!rt_on())
 		_exit(status);
 	int me = qf_self();
+	qf_rt_site[me] = (uint64_t)((uintptr_t)RA - R.prog->base - 1);
+	rt_frame[me] = rt_caller_frame;
 	R.exiting = 1; /* no atexit handlers */
 	rt_proc_exit(me, status);
 }
