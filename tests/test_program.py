@@ -294,6 +294,10 @@ def test_two_lost_wakeups_of_one_program_have_two_signatures_naming_the_stranded
     t2 = load([str(moved)], args=["config"])
     again = _first_failure(t2, next(iter(t2.variants)), ["config"])
     assert again is not None and again.verdict.signature == config.verdict.signature
+    # nor does inlining: without it the wait is in wait_for_config's own frame, called from waiter's
+    t3 = load([str(PROGRAMS / "two_waits.c")], cflags="-fno-inline", args=["config"])
+    plain = _first_failure(t3, next(iter(t3.variants)), ["config"])
+    assert plain is not None and plain.verdict.signature == config.verdict.signature
     line = lambda ex: next(e.site for e in ex.trace if e.step == ex.verdict.critical[0].step and e.site)  # noqa: E731
     import harness
 

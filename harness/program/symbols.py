@@ -16,7 +16,7 @@ class Symbolizer:
     def __init__(self, so: Path):
         self.so = Path(so)
         self.cache: dict[int, str] = {0: ""}
-        self.functions: dict[int, str] = {0: ""}  # offset -> its chain of functions (signatures)
+        self.functions: dict[int, list[str]] = {0: []}  # offset -> its chain of functions (signatures)
         self.tool = shutil.which("addr2line")
 
     def __call__(self, offset: int) -> str:
@@ -24,24 +24,24 @@ class Symbolizer:
             self.resolve([offset])
         return self.cache[offset]
 
-    def function(self, offset: int) -> str:
+    def frames(self, offset: int) -> list[str]:
         """The functions the offset is in, outermost first, through every inlined call:
-        "worker>futex_wait" for a futex_wait() helper inlined into worker() (so two callers of
-        one small wrapper stay apart); the offset itself without debug info."""
+        ["worker", "futex_wait"] for a futex_wait() helper inlined into worker(); [] without
+        debug info."""
         if offset not in self.functions:
             self.functions[offset] = self._chain(offset)
         return self.functions[offset]
 
-    def _chain(self, offset: int) -> str:
+    def _chain(self, offset: int) -> list[str]:
         if self.tool is None:
-            return f"+{offset:#x}"
+            return []
         try:
             out = subprocess.run([self.tool, "-f", "-i", "-C", "-e", str(self.so), f"{offset:#x}"],
                                  capture_output=True, text=True, timeout=60, check=True).stdout.splitlines()
         except (OSError, subprocess.SubprocessError):
-            return f"+{offset:#x}"
+            return []
         names = [fn for fn in out[0::2] if fn not in ("??", "")]  # innermost first, then the functions it is inlined into
-        return ">".join(reversed(names)) or f"+{offset:#x}"
+        return names[::-1]
 
     def resolve(self, offsets: Iterable[int]) -> None:
         todo = sorted({o for o in offsets if o not in self.cache})

@@ -22,6 +22,7 @@ from .symbols import Symbolizer
 MAX_ARG_CHARS = 4096
 ESTIMATED_STEPS = 200  # the generic estimate of a run's length in steps (measured_steps replaces it for PCT)
 STEP_BUDGET = 100_000
+SIGNATURE_FRAMES = 2  # functions per critical event in a signature: the caller's frame always gives two
 
 # path numbers of the runtime's verdicts (native/rt/README.md)
 PATHS = {0: "-", 1: "deadline", 2: "lost-wakeup"}
@@ -144,16 +145,17 @@ class ProgramTarget(Target):
         return self._symbols[variant](offset)
 
     def site_function(self, variant: str, offset: int, caller: int = 0) -> str:
-        """The functions (not the lines: stable across edits elsewhere in the file) of a critical
-        event: those of its call site, after those of the call one frame up when the runtime
-        found it (a helper called from two places gives two names, inlined or not)."""
+        """A critical event's place in a signature: the function that made the call and the
+        function that called it ("worker>futex_wait"), whether either was inlined or not, so
+        a compiler's or an edit's inlining decisions change nothing; no lines, so an edit
+        elsewhere in the file changes nothing either.  The runtime gives the call's site and
+        its caller's (one frame up, 0 when the caller is the runtime: main, a thread's start)."""
         if not offset:
             return ""
         self.loaded(variant)
         sym = self._symbols[variant]
-        inner = sym.function(offset)
-        outer = sym.function(caller) if caller else ""
-        return f"{outer}>{inner}" if outer and not outer.startswith("+") else inner
+        names = [*(sym.frames(caller) if caller else []), *sym.frames(offset)]
+        return ">".join(names[-SIGNATURE_FRAMES:]) or f"+{offset:#x}"
 
     def sites(self, variant: str, offsets: list[int]) -> list[str]:
         if not any(offsets):
