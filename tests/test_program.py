@@ -386,16 +386,3 @@ def test_pct_spreads_its_change_points_over_the_programs_measured_run_length():
         assert measured.decisions == harness.run(t, "buggy", w, PCT(seed=seed, k=k), trace=False).decisions
     generic = [harness.run(t, "buggy", w, PCT(seed=s, k=200), trace=False).decisions for s in range(20)]
     assert generic != [harness.run(t, "buggy", w, PCT(seed=s), trace=False).decisions for s in range(20)]
-
-
-def test_the_hypothesis_engine_survives_a_crashing_program_and_keeps_its_crash(tmp_path):
-    copy(tmp_path, "crashy.c")
-    corpus = tmp_path / "corpus"
-    out = qfuzz("fuzz", "src/crashy.c", "--args", "0", "--args", "crash", "--engine", "hypothesis", "--runs", "60",
-                "--corpus", str(corpus), "--no-trace", cwd=tmp_path)
-    assert out.returncode == 1, out.stdout + out.stderr
-    assert "CRASH signal 11 (SIGSEGV)" in out.stdout and "60 examples" in out.stdout, out.stdout
-    crashes = sorted((corpus / "crashy" / "crashes").glob("crash-*.json"))
-    assert len(crashes) == 1, crashes
-    rep = qfuzz("repro", str(crashes[0]), cwd=tmp_path)
-    assert rep.returncode == 1 and "crash: signal 11 (SIGSEGV)" in rep.stdout, rep.stdout + rep.stderr

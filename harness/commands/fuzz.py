@@ -218,25 +218,16 @@ def _hypothesis(args: argparse.Namespace, target: Any, console: Console) -> int:
         findings.append(finding)
         show(finding)
 
-    def crashed(w: Any, sched: Any, reason: str, example: int) -> None:  # a C program's crash (in a child)
-        from ..program.isolate import save_crash
-
-        path = save_crash(target, args.variant, w, sched, reason, corpus.dir / "crashes",
-                          {"engine": "hypothesis", "seed": seed, "example": example})
-        console.print(Text.assemble(("CRASH ", "bold red"), (reason, "bold"),
-                                    f"  at example #{example:,}; the search goes on"))
-        console.print(f"    crash reproducer: {path}   (qfuzz repro {path})")
-
     with console.status("hypothesis: searching"):
         result = search(target, args.variant, seconds=None if args.runs else seconds, examples=args.runs, seed=seed,
-                        workload=workload, on_new=new, on_crash=crashed)
+                        workload=workload, on_new=new)
     wall = time.monotonic() - started
     console.print(
         f"done: {result.examples:,} examples in {wall:.1f} s wall time ({wall - minimizing[0]:.1f} s searching, "
         f"{result.examples / max(1e-9, wall - minimizing[0]):,.0f}/s; {minimizing[0]:.1f} s minimizing and storing), "
-        f"{len(findings)} unique failure(s)" + (f", {result.crashes} crash(es)" if result.crashes else "")
+        f"{len(findings)} unique failure(s)"
     )
-    return max(_report(findings, args, console), 1 if result.crashes else 0)
+    return _report(findings, args, console)
 
 
 # -- atheris -----------------------------------------------------------------------------------

@@ -39,7 +39,6 @@ class SearchResult:
     examples: int = 0
     seconds: float = 0.0
     found: dict[str, Found] = field(default_factory=dict)
-    crashes: int = 0  # distinct (reason, workload) crashes of a program (on_crash)
 
     @property
     def exec_per_second(self) -> float:
@@ -57,14 +56,10 @@ def search(
     matching: str = "*",
     stop_at_first: bool = False,
     on_new: Optional[Callable[[Found], None]] = None,
-    on_crash: Optional[Callable[[Any, Any, str, int], None]] = None,
     **knobs: Any,
 ) -> SearchResult:
     """Rounds of hypothesis.find() until `seconds` or `examples` run out (or
-    the first finding, with stop_at_first).  A C program's examples run in a
-    forked child each (harness.program.isolate): a crash is reported once per
-    (reason, workload) to on_crash(workload, scheduler, reason, example) and
-    the search goes on."""
+    the first finding, with stop_at_first)."""
     from hypothesis import HealthCheck, Phase, find, settings
     from hypothesis.errors import NoSuchExample
 
@@ -81,25 +76,6 @@ def search(
         suppress_health_check=list(HealthCheck),
     )
     round_no = 0
-    isolated = target.program_block() is not None
-    crashed: set[tuple[str, str]] = set()
-
-    def execute(case: Any) -> Optional[Execution]:
-        if not isolated:
-            return run(target, variant, case[0], case[1], trace=False)
-        from ..program.isolate import ProgramCrashed, run_isolated
-
-        try:
-            return run_isolated(target, variant, case[0], case[1])
-        except ProgramCrashed as exc:
-            key = (exc.reason, repr(case[0].to_json()))
-            if key not in crashed:
-                crashed.add(key)
-                result.crashes += 1
-                if on_crash:
-                    on_crash(case[0], case[1], exc.reason, result.examples)
-            return None
-
     while time.monotonic() < deadline and result.examples < budget:
         wanted: list[str] = []
         first: list[tuple[float, int]] = []
@@ -109,9 +85,7 @@ def search(
                 if time.monotonic() >= deadline or result.examples >= budget:
                     raise _OutOfTime
                 result.examples += 1
-            ex = execute(case)
-            if ex is None:  # crashed: reported, not a failure to shrink
-                return False
+            ex = run(target, variant, case[0], case[1], trace=False)
             sig = ex.verdict.signature
             if not ex.failed or not fnmatch.fnmatchcase(sig, matching) or sig in result.found:
                 return False
