@@ -7,10 +7,15 @@ size of the reproducer the minimizer makes of one finding.  Then the same
 for the lost wake-ups injected into the real codes of harness.realcode
 (libuv's thread pool, liburcu's call_rcu; fetched from Debian's source
 packages, skipped with the reason when they cannot be), with PCT, plus the
-time a campaign takes to find and minimize one.  Prints Markdown tables;
-the load average goes beside every figure because the machine is shared.
+time a campaign takes to find and minimize one.  Then the examples' bugs
+PCT used to miss (the bounded buffer's `if` consumer, the ticket lock's
+double ticket): executions to the first failure of that signature per
+strategy, capped at --example-runs, with PCT both on its measured run
+length (the default) and on the generic k = 200 it used before.  Prints
+Markdown tables; the load average goes beside every figure because the
+machine is shared.
 
-    python bench/bench_examples.py [--seeds 10] [--cap 20] [--args "2 2 2"] [--no-realcode]
+    python bench/bench_examples.py [--seeds 10] [--cap 20] [--args "2 2 2"] [--no-realcode] [--example-runs 3000]
 """
 from __future__ import annotations
 
@@ -28,8 +33,15 @@ from harness.errors import QfuzzError
 from harness.minimizer import minimize
 from harness.program import load
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "worker_pool.c"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLE = EXAMPLES / "worker_pool.c"
 STRATEGIES = ("random", "pct", "pos")
+# (file, buggy macro, main()'s arguments, the failure's signature pattern)
+HARD_BUGS = [
+    ("bounded_buffer.c", "-DVARIANT=1", "1 2 2 1", "FAIL:assert:*"),
+    ("ticket_lock.c", "-DVARIANT=1", "2 2", "FAIL:assert:*"),
+]
+ROWS = [("random", {}), ("pct", {}), ("pct", {"k": 200}), ("pos", {})]  # pct k=200: the estimate before
 
 
 def loadavg() -> str:
@@ -50,6 +62,7 @@ def main() -> None:
     ap.add_argument("--args", default="2 2 2", help="main()'s arguments: WORKERS PRODUCERS JOBS")
     ap.add_argument("--minimize-time", type=float, default=5.0)
     ap.add_argument("--no-realcode", action="store_true", help="only the worker pool")
+    ap.add_argument("--example-runs", type=int, default=3000, help="executions per seed for the hard example bugs")
     opts = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -84,6 +97,29 @@ def main() -> None:
             report_minimized(sample, opts.minimize_time)
         if not opts.no_realcode:
             bench_realcode(Path(tmp), opts)
+        bench_hard_bugs(Path(tmp), opts)
+
+
+def bench_hard_bugs(tmp: Path, opts: argparse.Namespace) -> None:
+    import fnmatch
+
+    print(f"\n| example bug | strategy | found in {opts.example_runs} runs | median executions | load before/after |")
+    print("|---|---|---|---|---|")
+    for name, macro, args, pattern in HARD_BUGS:
+        src = tmp / name
+        shutil.copyfile(EXAMPLES / name, src)
+        target = load([str(src)], args=[args], variants=[f"buggy={macro}"])
+        target.native_index("buggy")
+        for strategy, params in ROWS:
+            before = loadavg()
+            hits = []
+            for seed in range(opts.seeds):
+                c = Campaign(target, "buggy", strategy, seed=seed, params=params, minimize_seconds=0)
+                r = c.run(runs=opts.example_runs, stop=lambda f: fnmatch.fnmatchcase(f.signature, pattern))
+                hits += [f.first_execution for f in r.findings.values() if fnmatch.fnmatchcase(f.signature, pattern)][:1]
+            label = strategy + (f" k={params['k']}" if "k" in params else " (measured k)" if strategy == "pct" else "")
+            med = f"{statistics.median(hits):g}" if hits else "-"
+            print(f"| {name} {macro} {args} | {label} | {len(hits)}/{opts.seeds} | {med} | {before} / {loadavg()} |")
 
 
 def report_minimized(sample, seconds: float) -> None:

@@ -25,13 +25,21 @@ class CriticalEvent:
     thread: int
     label: str  # stable identifier, used in signatures
     description: str
+    site: str = ""  # a program's call site as a function name (in signatures); "" for compiled-in targets
+
+    @property
+    def key(self) -> str:
+        """The event in a signature: its label, and for a program the function it was called from."""
+        return f"{self.label}@{self.site}" if self.site else self.label
 
     def to_json(self) -> dict[str, Any]:
-        return {"step": self.step, "thread": self.thread, "label": self.label, "description": self.description}
+        d = {"step": self.step, "thread": self.thread, "label": self.label, "description": self.description}
+        return d | {"site": self.site} if self.site else d
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "CriticalEvent":
-        return cls(int(d["step"]), int(d["thread"]), str(d["label"]), str(d.get("description", "")))
+        return cls(int(d["step"]), int(d["thread"]), str(d["label"]), str(d.get("description", "")),
+                   str(d.get("site", "")))
 
 
 @dataclass(frozen=True)
@@ -56,10 +64,12 @@ class Verdict:
 
     @property
     def signature(self) -> str:
-        """What makes two failures the same bug: oracle, path, critical labels."""
+        """What makes two failures the same bug: oracle, path, critical labels (a program's with the
+        function each was called from, so two different waits are two bugs, and an edit elsewhere
+        in the file changes nothing)."""
         if self.ok:
             return "OK"
-        return ":".join((self.kind, self.path, *self.labels))
+        return ":".join((self.kind, self.path, *(c.key if c else "-" for c in self.critical)))
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -21,6 +21,11 @@ preemption; the explicit decisions are expanded for the Bytes scheduler.
 A target brings its decoder as decode_workload(reader) / encode_workload(workload)
 methods of its descriptor (haproxy_queue: targets/haproxy_queue/fuzz_encoding.py),
 or registers functions by target name (`register`).
+
+A target whose input also picks the variant (a C program with several
+`--variant`s and none pinned: ProgramTarget.chooses_variant) reads one byte
+for it first, before its workload (decode_input); every other target's
+inputs decode as they always did.
 """
 from __future__ import annotations
 
@@ -138,15 +143,43 @@ def decode(
     return w, decode_schedule(r.rest())
 
 
-def encode(target: str | Target, workload: Any, decisions: bytes = b"", **schedule: Any) -> bytes:
-    """An input that decodes to `workload` (as near as the encoding allows)
-    under `decisions`: a seed for a fuzzing corpus."""
+def chooses_variant(target: Target) -> bool:
+    """Whether this target's inputs begin with a variant byte."""
+    chooses = getattr(target, "chooses_variant", None)
+    return bool(chooses and chooses())
+
+
+def decode_input(
+    target: str | Target, data: bytes, variant: str, *, workload: Any = None
+) -> tuple[str, Workload, Scheduler]:
+    """decode(), and the variant to run: the input's choice when the target lets
+    its inputs choose (not with a pinned workload), else `variant`."""
     from .targets import get
 
     t = get(target)
+    data = bytes(data)
+    if workload is None and chooses_variant(t):
+        r = Reader(data)
+        variant = t.decode_variant(r)  # type: ignore[attr-defined]
+        data = r.rest()
+    w, scheduler = decode(t, data, workload=workload)
+    return variant, w, scheduler
+
+
+def encode(target: str | Target, workload: Any, decisions: bytes = b"", *, variant: Optional[str] = None,
+           **schedule: Any) -> bytes:
+    """An input that decodes to `workload` (as near as the encoding allows)
+    under `decisions`, on `variant` when the target's inputs choose it: a
+    seed for a fuzzing corpus."""
+    from .targets import get
+
+    t = get(target)
+    head = b""
+    if chooses_variant(t):
+        head = t.encode_variant(variant if variant is not None else next(iter(t.variants)))  # type: ignore[attr-defined]
     enc = _ENCODERS.get(t.name)
     if enc is None and hasattr(t, "encode_workload"):
         enc = lambda target, w: target.encode_workload(w)  # noqa: E731
     if enc is None:
         raise QfuzzError(f"target {t.name} has no fuzz-input encoder (harness/fuzzinput.py)")
-    return enc(t, t.workload(workload).to_json()) + encode_schedule(decisions, **schedule)
+    return head + enc(t, t.workload(workload).to_json()) + encode_schedule(decisions, **schedule)

@@ -89,7 +89,7 @@ def load(path: Path, target: Optional[str] = None, variant: Optional[str] = None
 def decode_raw(path: Path, data: bytes, target: str, variant: str, workload: Optional[Path] = None) -> Reproducer:
     """A libFuzzer input, run once through its decoder; the result is an
     ordinary reproducer (its decision list replays exactly)."""
-    from .fuzzinput import decode, supported
+    from .fuzzinput import decode_input, supported
     from .runner import run
     from .targets import get
 
@@ -99,11 +99,11 @@ def decode_raw(path: Path, data: bytes, target: str, variant: str, workload: Opt
         # a run with a pinned workload (qfuzz fuzz --workload): every byte is schedule
         from .reproducer import load_workload
 
-        w, scheduler = decode(t, data, workload=load_workload(workload, t.name))
+        variant, w, scheduler = decode_input(t, data, variant, workload=load_workload(workload, t.name))
     else:
         if not supported(t):
             raise QfuzzError(f"{path}: target {target} has no fuzzer input decoder")
-        w, scheduler = decode(t, data)
+        variant, w, scheduler = decode_input(t, data, variant)
     ex = run(t, variant, w, scheduler, trace=False)
     rep = from_execution(ex, found={"engine": "atheris", "input": path.name})
     rep.path = path

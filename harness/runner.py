@@ -10,11 +10,12 @@ from .schedulers import PCT, Scheduler
 from .target import Target, Variant, Workload
 
 
-def _critical(target: Target, variant: str, label: int, step: int, thread: int) -> Optional[CriticalEvent]:
+def _critical(target: Target, variant: str, label: int, step: int, thread: int, site: int = 0,
+              caller: int = 0) -> Optional[CriticalEvent]:
     if label < 0:
         return None
     ident, desc = target.label(label, variant)
-    return CriticalEvent(step, thread, ident, desc)
+    return CriticalEvent(step, thread, ident, desc, target.site_function(variant, site, caller) if site else "")
 
 
 def verdict_of(target: Target, r: dict[str, Any], variant: Optional[str] = None) -> Verdict:
@@ -28,8 +29,8 @@ def verdict_of(target: Target, r: dict[str, Any], variant: Optional[str] = None)
         request=r["request"] if r["request"] >= 0 else None,
         server=r["object"] if r["object"] >= 0 else None,
         critical=(
-            _critical(target, variant, r["label_a"], r["step_a"], r["thread_a"]),
-            _critical(target, variant, r["label_b"], r["step_b"], r["thread_b"]),
+            _critical(target, variant, r["label_a"], r["step_a"], r["thread_a"], r.get("site_a", 0), r.get("caller_a", 0)),
+            _critical(target, variant, r["label_b"], r["step_b"], r["thread_b"], r.get("site_b", 0), r.get("caller_b", 0)),
         ),
         stranded_at=r["t_from"],
         failed_at=r["t_at"],
@@ -47,16 +48,22 @@ def run(
     features: bool = True,
     budget: Optional[int] = None,
     cpu: Optional[int] = None,
+    fork: bool = False,
 ) -> Execution:
     """Run `workload` once on `variant` of `target` under `scheduler`
     (default: PCT with seed 0) and judge it.  Deterministic: the same
-    arguments give the same decisions, trace and verdict."""
+    arguments give the same decisions, trace and verdict.  `fork`: a
+    program's execution runs in a forked child (a crash raises ValueError
+    instead of killing this process: harness.program.isolate.run_isolated)."""
     from .targets import get
 
     t = get(target)
     v = variant if isinstance(variant, Variant) else t.variant(variant)  # a Variant: an unnamed build (attribution)
     w: Workload = t.workload(workload)
     s = scheduler if scheduler is not None else PCT()
+    k = t.estimate_steps(w.data)
+    if isinstance(s, PCT) and s.k is None and hasattr(t, "measured_steps"):
+        k = t.measured_steps(v.name, w)  # a program's run length, measured (harness/program/target.py)
     r = core.run(
         t.native_index(variant),
         v.bits,
@@ -67,7 +74,8 @@ def run(
         trace=int(trace),
         features=int(features),
         jitter=t.jitter(w.data),
-        **s.native_args(t.estimate_steps(w.data)),
+        **s.native_args(k),
+        **({"fork": 1} if fork else {}),
     )
     return Execution(
         target=t,

@@ -46,7 +46,7 @@ from .target import Target, Workload
 
 __all__ = [
     "workloads", "decisions", "cases", "register", "check_no_failure", "no_failure", "find_failure",
-    "PropertyFailure", "explored", "generated", "EXPLORE",
+    "PropertyFailure", "PropertyCrash", "explored", "generated", "EXPLORE",
 ]
 
 EXPLORE = 16  # seeded schedules per drawn workload in no_failure(), besides the drawn schedule
@@ -194,8 +194,10 @@ def check_no_failure(
     from .runner import run
 
     allowed = tuple(allow)
+    t = _target(target)
+    isolated = t.program_block() is not None  # a C program may crash: each execution in a forked child
     for sched in [schedule, *explored(seed, explore)]:
-        ex = run(target, variant, workload, sched, trace=False)
+        ex = _isolated(t, variant, workload, sched) if isolated else run(target, variant, workload, sched, trace=False)
         if ex.failed and not _matches(ex.verdict.signature, allowed):
             if not _final_example():
                 raise PropertyFailure(ex)  # hypothesis only needs to know; it shrinks on
@@ -204,6 +206,33 @@ def check_no_failure(
 
             raise PropertyFailure(load(path).replay(), path) from None
     return ex
+
+
+class PropertyCrash(AssertionError):
+    """A program's execution crashed (a signal) in its forked child; the message names
+    the crash reproducer and its replay command."""
+
+    def __init__(self, variant: str, reason: str, path: Optional[Path] = None):
+        lines = [f"CRASH on {variant}: the program died of {reason}"]
+        if path is not None:
+            lines += [f"  crash reproducer: {path}", f"  replay:           qfuzz repro {path}"]
+        super().__init__("\n".join(lines))
+        self.reason = reason
+        self.path = path
+
+
+def _isolated(t: Target, variant: str, workload: Any, sched: Scheduler) -> Execution:
+    from .program.isolate import ProgramCrashed, run_isolated, save_crash
+
+    try:
+        return run_isolated(t, variant, workload, sched)
+    except ProgramCrashed as crash:
+        if not _final_example():
+            raise PropertyCrash(variant, crash.reason) from None
+        root = Path(os.environ.get(FAILURES_DIR) or Path.cwd() / ".qfuzz" / "failures").absolute()
+        path = save_crash(t, variant, workload, sched, crash.reason, root / t.name / "crashes",
+                          {"engine": "hypothesis property"})
+        raise PropertyCrash(variant, crash.reason, path) from None
 
 
 def no_failure(

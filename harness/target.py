@@ -221,6 +221,11 @@ class Target:
         """`function (file:line)` per call-site offset of the trace ("" = none)."""
         return [""] * len(offsets)
 
+    def site_function(self, variant: str, offset: int, caller: int = 0) -> str:
+        """The function a critical event's call site (an offset) is in, for signatures ("" = none);
+        `caller`: the call site of that function, one frame up (0: unknown)."""
+        return ""
+
     def shows_trace(self, kind: str) -> bool:
         """Whether `qfuzz fuzz` prints the swim-lane of a failure of this kind."""
         return kind == "STUCK"

@@ -103,9 +103,14 @@ static PyObject *py_run(PyObject *self, PyObject *args, PyObject *kw)
 	if (ret && program) {
 		const char *out = "";
 		int nout = qf_rt_output(&out);
-		PyObject *extra = Py_BuildValue("{s:y#,s:y#,s:s}", "sites", r.sites ? (const char *)r.sites : "",
+		uint64_t site_a = 0, site_b = 0, caller_a = 0, caller_b = 0;
+		if (v->kind != QF_OK)
+			qf_rt_critical_sites(&site_a, &site_b, &caller_a, &caller_b);
+		PyObject *extra = Py_BuildValue("{s:y#,s:y#,s:s,s:K,s:K,s:K,s:K}", "sites", r.sites ? (const char *)r.sites : "",
 						(Py_ssize_t)(r.sites ? r.trace_bytes / r.trace_stride * 8 : 0), "output", out,
-						(Py_ssize_t)nout, "reset", fork ? "fork" : "segments");
+						(Py_ssize_t)nout, "reset", fork ? "fork" : "segments", "site_a",
+						(unsigned long long)site_a, "site_b", (unsigned long long)site_b, "caller_a",
+						(unsigned long long)caller_a, "caller_b", (unsigned long long)caller_b);
 		if (!extra || PyDict_Update(ret, extra) < 0)
 			Py_CLEAR(ret);
 		Py_XDECREF(extra);

@@ -34,10 +34,14 @@ class Case:
 CASES = {
     "bounded_buffer-if": Case("bounded_buffer", 1, "1 2 2 1", "FAIL", "random", says="consumer took from an empty buffer"),
     "bounded_buffer-signal-first": Case("bounded_buffer", 2, "1 2 2 1", "STUCK"),
-    "worker_pool": Case("worker_pool", 1, "2 2 2", "STUCK", minimal=("1", "1", "1")),
+    "worker_pool": Case("worker_pool", 1, "2 2 2", "STUCK"),
     "sem_jobs": Case("sem_jobs", 1, "2 1 2", "STUCK"),
     "ticket_lock": Case("ticket_lock", 1, "2 2", "FAIL", "pos", says="two threads hold the ticket lock"),
     "two_lock_queue": Case("two_lock_queue", 1, "1 1 2", "FAIL", says="two_lock_queue: dequeued"),
+    # PCT on its measured run length (harness/program/target.py: measured_steps); on the generic
+    # estimate of 200 steps it missed both in 3000 runs
+    "bounded_buffer-if-pct": Case("bounded_buffer", 1, "1 2 2 1", "FAIL", "pct", says="consumer took from an empty buffer"),
+    "ticket_lock-pct": Case("ticket_lock", 1, "2 2", "FAIL", "pct", says="two threads hold the ticket lock"),
 }
 
 
@@ -121,10 +125,15 @@ def test_changed_source_refuses_an_old_reproducer(user_folder: Path, tmp_path: P
     assert len(lines) == 1 and "worker_pool.c" in lines[0], out.stderr
 
 
-def test_worker_pool_lost_wakeup_needs_one_preemption(user_folder: Path, tmp_path: Path) -> None:
+def test_worker_pool_lost_wakeup_is_minimized_to_one_worker_one_producer(user_folder: Path, tmp_path: Path) -> None:
+    """One worker and one producer; then one job with one preemption, or two jobs with none: the
+    minimizer puts fewer preemptions before smaller counts, and with two jobs the producer's second
+    read of the idle count repeats its first (site and value), which the runtime takes for a spin
+    iteration where another thread may run without a preemption (native/rt/README.md)."""
     case = CASES["worker_pool"]
     corpus = tmp_path / "corpus"
     assert _fuzz(user_folder, case, corpus, "buggy", SEARCH_RUNS).returncode == 1
     (_, rep), *_ = [(p, r) for p, r in _reproducers(corpus, case.program) if r["verdict"]["kind"] == "STUCK"]
-    assert _effective(rep["workload"]["args"], case.args) == ("1", "1", "1")
-    assert rep["minimized"]["after"]["preemptions"] == 1, rep["minimized"]
+    args = _effective(rep["workload"]["args"], case.args)
+    assert args[:2] == ("1", "1"), args
+    assert (args[2], rep["minimized"]["after"]["preemptions"]) in {("1", 1), ("2", 0)}, (args, rep["minimized"])

@@ -63,7 +63,7 @@ def test_fuzz_finds_the_lost_wakeup_and_prints_the_source_lines(handoff_found):
     # the swim-lane names the program's own functions and lines
     assert "main (handoff.c:" in out.stdout and "producer (handoff.c:" in out.stdout, out.stdout
     assert "the wait nobody woke" in out.stdout
-    trace = out.stdout.split("STUCK:lost-wakeup:COND_WAIT:COND_SIGNAL ─")[-1]  # the swim-lane, after its rule
+    trace = out.stdout.split("STUCK:lost-wakeup:COND_WAIT@main:COND_SIGNAL@producer ─")[-1]  # the swim-lane, after its rule
     for word in ("queuer", "releaser", "timeout queue", "server", "request"):
         assert word not in trace, word
     assert listing(src) == before  # nothing written next to the sources
@@ -205,7 +205,7 @@ def test_the_coverage_guided_and_property_engines_find_the_lost_wakeup(tmp_path,
     files = stored(corpus, "handoff")
     assert files and all("stuck-lost-wakeup" in f.name for f in files), out.stdout + out.stderr
     rep = qfuzz("repro", str(files[0]), "--no-trace", cwd=tmp_path)
-    assert rep.returncode == 1 and "(the stored failure)" in rep.stdout, rep.stdout + rep.stderr
+    assert rep.returncode == 1 and "(the stored failure)" in " ".join(rep.stdout.split()), rep.stdout + rep.stderr
 
 
 def test_the_nightly_job_runs_every_variant_of_a_described_program(tmp_path):
@@ -215,7 +215,7 @@ def test_the_nightly_job_runs_every_variant_of_a_described_program(tmp_path):
     assert out.returncode == 1, out.stdout + out.stderr  # the buggy variant's finding is new and unexplained
     report = json.loads((tmp_path / "report" / "nightly.json").read_text())
     text = json.dumps(report)
-    assert "STUCK:lost-wakeup:COND_WAIT:COND_SIGNAL" in text
+    assert "STUCK:lost-wakeup:COND_WAIT@main:COND_SIGNAL@producer" in text
     assert {"buggy", "fixed"} <= set(re.findall(r'"variant": "(\w+)"', text))
     assert stored(tmp_path / "corpus", "handoff")
     assert sorted(p.name for p in src.iterdir()) == ["handoff.c", "handoff.qfuzz.json"]
@@ -257,8 +257,132 @@ def test_the_python_api_finds_and_shrinks_a_programs_failure_with_hypothesis():
 
     t = load([str(PROGRAMS / "handoff.c")], variants=["buggy=-DBUGGY=1", "fixed=-DBUGGY=0"])
     ex = find_failure(t, "buggy", max_examples=300, seed=1)
-    assert ex is not None and ex.verdict.signature == "STUCK:lost-wakeup:COND_WAIT:COND_SIGNAL"
+    assert ex is not None and ex.verdict.signature == "STUCK:lost-wakeup:COND_WAIT@main:COND_SIGNAL@producer"
     assert ex.preemptions == 1  # shrunk: the producer runs between main's check and its wait
     again = harness.run(t, "buggy", ex.workload, harness.Replay(ex.decisions))
     assert again.verdict.signature == ex.verdict.signature and again.raw_trace == ex.raw_trace
     assert find_failure(t, "fixed", max_examples=300, seed=1) is None
+
+
+def _first_failure(t, variant: str, args: list[str], runs: int = 300):
+    import harness
+    from harness.schedulers import make
+
+    for seed in range(runs):
+        ex = harness.run(t, variant, {"args": args}, make("pct", seed), trace=False)
+        if ex.failed:
+            return ex
+    return None
+
+
+def test_two_lost_wakeups_of_one_program_have_two_signatures_naming_the_stranded_waits(tmp_path):
+    """Signatures name the functions of the critical events (through inlined helpers, and one
+    frame up through an out-of-line one: publish() is called from two places), and A is the wait
+    nothing could wake (the waiter thread's), not main's later wait for that thread."""
+    from harness.program import load
+
+    t = load([str(PROGRAMS / "two_waits.c")], args=["config", "data"])
+    v = next(iter(t.variants))
+    config, data = (_first_failure(t, v, [a]) for a in ("config", "data"))
+    assert config is not None and data is not None
+    assert config.verdict.signature == "STUCK:lost-wakeup:COND_WAIT@waiter>wait_for_config:COND_SIGNAL@set_config>publish"
+    assert data.verdict.signature == "STUCK:lost-wakeup:COND_WAIT@waiter>wait_for_data:COND_SIGNAL@set_data>publish"
+    assert config.verdict.critical[0].thread != 0  # main waits too, but for the waiter
+    # an unrelated edit above the functions moves every line and changes no signature
+    moved = tmp_path / "two_waits.c"
+    moved.write_text("/* an unrelated comment\n * of three lines\n */\n" + (PROGRAMS / "two_waits.c").read_text())
+    t2 = load([str(moved)], args=["config"])
+    again = _first_failure(t2, next(iter(t2.variants)), ["config"])
+    assert again is not None and again.verdict.signature == config.verdict.signature
+    # nor does inlining: without it the wait is in wait_for_config's own frame, called from waiter's
+    t3 = load([str(PROGRAMS / "two_waits.c")], cflags="-fno-inline", args=["config"])
+    plain = _first_failure(t3, next(iter(t3.variants)), ["config"])
+    assert plain is not None and plain.verdict.signature == config.verdict.signature
+    line = lambda ex: next(e.site for e in ex.trace if e.step == ex.verdict.critical[0].step and e.site)  # noqa: E731
+    import harness
+
+    traced = [harness.run(tt, next(iter(tt.variants)), ex.workload, harness.Replay(ex.decisions))
+              for tt, ex in ((t, config), (t2, again))]
+    assert line(traced[0]) != line(traced[1])  # the lines did move
+
+
+def test_a_fuzz_input_picks_the_variant_of_a_program_with_several_and_none_pinned():
+    from harness.fuzzinput import decode, decode_input, encode
+    from harness.program import load
+
+    t = load([str(PROGRAMS / "handoff.c")], args=["a", "b"], variants=["fixed=-DBUGGY=0", "buggy=-DBUGGY=1"])
+    data = bytes([1, 1, 0, 0x41])
+    # pinned (the default of a loaded target, and `--variant NAME` on the command line): as before
+    assert decode_input(t, data, "fixed") == ("fixed", *decode(t, data))
+    t.variant_choice = True  # what `qfuzz fuzz` sets when several variants are defined and none picked
+    variant, w, sched = decode_input(t, data, "fixed")
+    assert variant == "buggy" and (w, sched.to_json()) == tuple(
+        x if i == 0 else x.to_json() for i, x in enumerate(decode(t, data[1:])))
+    assert decode_input(t, b"", "buggy")[0] == "fixed"  # a missing byte reads as 0: the first variant
+    assert decode_input(t, encode(t, {"args": ["b"]}, variant="buggy"), "fixed")[:2] == ("buggy", t.workload({"args": ["b"]}))
+    single = load([str(PROGRAMS / "handoff.c")], variants=["only=-DBUGGY=1"])
+    single.variant_choice = True
+    assert decode_input(single, data, "only") == ("only", *decode(single, data))  # one variant: no variant byte
+
+
+def test_atheris_inputs_reach_the_buggy_variant_when_the_fixed_one_is_defined_first(tmp_path):
+    copy(tmp_path, "handoff.c")
+    corpus = tmp_path / "corpus"
+    out = qfuzz("fuzz", "src/handoff.c", "--variant", "fixed=-DBUGGY=0", "--variant", "buggy=-DBUGGY=1",
+                "--engine", "atheris", "--runs", "3000", "--corpus", str(corpus), "--no-trace", cwd=tmp_path)
+    assert "variants fixed, buggy (each input picks one)" in " ".join(out.stdout.split()), out.stdout
+    assert out.returncode in (1, 77), out.stdout + out.stderr
+    files = stored(corpus, "handoff")
+    assert files and all(f.name.startswith("buggy--stuck-lost-wakeup") for f in files), files
+    assert json.loads(files[0].read_text())["variant"] == "buggy"
+
+
+def test_a_property_over_a_crashing_program_reports_a_crash_and_its_reproducer(tmp_path, monkeypatch):
+    """no_failure() on a program runs each execution in a forked child: a segfault fails the
+    property with a crash reproducer, and this (pytest) process lives on."""
+    from hypothesis import Phase, settings
+
+    from harness.program import load
+    from harness.strategies import PropertyCrash, no_failure
+
+    src = copy(tmp_path, "crashy.c")
+    monkeypatch.setenv("QFUZZ_FAILURES", str(tmp_path / "failures"))
+    t = load([str(src / "crashy.c")], args=["0", "crash"])
+    prop = no_failure(t, next(iter(t.variants)), explore=2,
+                      settings=settings(max_examples=30, database=None, deadline=None, phases=[Phase.generate]))
+    with pytest.raises(PropertyCrash) as caught:
+        prop()
+    assert "CRASH on default: the program died of signal 11 (SIGSEGV)" in str(caught.value)
+    path = caught.value.path
+    assert path is not None and path.parent == tmp_path / "failures" / "crashy" / "crashes" and path.is_file()
+    assert json.loads(path.read_text())["workload"] == {"args": ["crash"]}
+    rep = qfuzz("repro", str(path), cwd=tmp_path)
+    assert rep.returncode == 1 and "crash: signal 11 (SIGSEGV)" in rep.stdout, rep.stdout + rep.stderr
+    no_failure(t, next(iter(t.variants)), workload={"args": ["0"]}, explore=2,
+               settings=settings(max_examples=5, database=None, deadline=None, phases=[Phase.generate]))()
+
+
+def test_pthread_atfork_handlers_never_run_at_qfuzzs_own_forks(tmp_path):
+    """pthread_atfork is wrapped (accepted, dropped): the program's fork() fails here, and its
+    handlers must not run when qfuzz forks the execution's child (this program aborts if they do)."""
+    copy(tmp_path, "atfork.c")
+    out = qfuzz("fuzz", "src/atfork.c", "--runs", "30", "--corpus", str(tmp_path / "corpus"), cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "reset: each execution runs in a forked child" in out.stdout and "CRASH" not in out.stdout, out.stdout
+    assert "done: 30 executions" in out.stdout and "0 unique failure(s)" in out.stdout, out.stdout
+
+
+def test_pct_spreads_its_change_points_over_the_programs_measured_run_length():
+    import harness
+    from harness.program import load
+    from harness.schedulers import PCT, Replay
+
+    t = load([str(PROGRAMS / "handoff.c")], args=["", "x"], variants=["buggy=-DBUGGY=1"])
+    w = t.workload({"args": []})
+    k = t.measured_steps("buggy", w)
+    assert k == harness.run(t, "buggy", w, Replay(b""), trace=False).steps and 5 < k < 100
+    for seed in range(20):
+        measured = harness.run(t, "buggy", w, PCT(seed=seed), trace=False)
+        assert measured.decisions == harness.run(t, "buggy", w, PCT(seed=seed, k=k), trace=False).decisions
+    generic = [harness.run(t, "buggy", w, PCT(seed=s, k=200), trace=False).decisions for s in range(20)]
+    assert generic != [harness.run(t, "buggy", w, PCT(seed=s), trace=False).decisions for s in range(20)]

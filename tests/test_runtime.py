@@ -14,6 +14,7 @@ import pytest
 from harness.errors import QfuzzError
 from harness.native import core
 from harness.program.build import CompileError, build
+from support import ROOT
 
 RANDOM, PCT, POS, BYTES, REPLAY = 0, 1, 2, 3, 4
 KIND = {0: "OK", 1: "STUCK", 2: "SAFETY", 3: "DEADLOCK", 4: "LIVELOCK", 5: "LOCK_ORDER", 6: "FAIL", 7: "BLOCKING"}
@@ -345,76 +346,7 @@ def test_build_is_cached_by_content(tmp_path: Path) -> None:
     assert build([src], macros=("X=1",), cache=tmp_path / "c") != again
 
 
-WORKER_POOL = r"""
-    /* A futex worker pool, written as ordinary C: one worker, an idle count,
-     * jobs counted in `pending`; the worker sleeps on the futex word `seq`. */
-    #include <linux/futex.h>
-    #include <pthread.h>
-    #include <stdatomic.h>
-    #include <stdlib.h>
-    #include <sys/syscall.h>
-    #include <unistd.h>
-
-    static atomic_int pending, done_jobs, idle, stop;
-    static atomic_uint seq, done_word;
-
-    static void fwait(atomic_uint *w, unsigned v) { syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0); }
-    static void fwake(atomic_uint *w) { syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0); }
-
-    static void *worker(void *arg)
-    {
-        for (;;) {
-            int p = atomic_load(&pending);
-            if (p > 0) {
-                if (atomic_compare_exchange_strong(&pending, &p, p - 1)) {
-                    atomic_fetch_add(&done_jobs, 1);
-                    atomic_fetch_add(&done_word, 1);
-                    fwake(&done_word);
-                }
-                continue;
-            }
-            if (atomic_load(&stop))
-                return arg;
-            unsigned s = atomic_load(&seq);
-            atomic_fetch_add(&idle, 1);
-    #if FIXED
-            if (atomic_load(&pending) == 0 && !atomic_load(&stop))
-    #endif
-                fwait(&seq, s);
-            atomic_fetch_sub(&idle, 1);
-        }
-    }
-
-    static void kick(void)
-    {
-        if (atomic_load(&idle) > 0) {
-            atomic_fetch_add(&seq, 1);
-            fwake(&seq);
-        }
-    }
-
-    int main(int argc, char **argv)
-    {
-        int jobs = argc > 1 ? atoi(argv[1]) : 2;
-        pthread_t t;
-        pthread_create(&t, NULL, worker, NULL);
-        for (int i = 0; i < jobs; i++) {
-            atomic_fetch_add(&pending, 1);
-            kick();
-        }
-        for (;;) {
-            unsigned d = atomic_load(&done_word);
-            if (atomic_load(&done_jobs) == jobs)
-                break;
-            fwait(&done_word, d);
-        }
-        atomic_store(&stop, 1);
-        atomic_fetch_add(&seq, 1);
-        fwake(&seq);
-        pthread_join(t, NULL);
-        return 0;
-    }
-"""
+WORKER_POOL = (ROOT / "bench" / "programs" / "worker_pool.c").read_text()  # the benchmark's pool; -DFIXED=0: its bug
 
 
 def test_futex_worker_pool_lost_wakeup_found_and_fixed_clean(cache: Path) -> None:

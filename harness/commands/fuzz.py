@@ -254,8 +254,12 @@ def _atheris(args: argparse.Namespace, target: Any, console: Console) -> int:
 
     config.program = program_cli.program_file(target, workdir)  # None for a compiled-in target
     seconds = args.time if args.time or args.runs else 10.0
+    from ..fuzzinput import chooses_variant
+
+    variants = (f"variants [bold]{', '.join(target.variants)}[/] (each input picks one)" if chooses_variant(target)
+                else f"variant [bold]{args.variant}[/]")
     console.print(
-        f"qfuzz {__version__}: fuzzing {target.name} variant [bold]{args.variant}[/] with atheris "
+        f"qfuzz {__version__}: fuzzing {target.name} {variants} with atheris "
         f"(interleaving features {'off' if args.no_features else 'on'}) on "
         + (f"workload {args.workload}" if args.workload else "decoded workloads")
         + ", " + (f"{args.runs} runs" if args.runs else f"{seconds:g} s")

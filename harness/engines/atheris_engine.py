@@ -140,7 +140,7 @@ class FuzzTarget:
     config: Config
     executions: int = 0
     started: float = field(default_factory=time.monotonic)
-    stored: set[str] = field(default_factory=set)  # signatures kept by this process
+    stored: set[tuple[str, str]] = field(default_factory=set)  # (variant, signature) kept by this process
 
     def __post_init__(self) -> None:
         from ..corpus import Corpus
@@ -197,15 +197,15 @@ class FuzzTarget:
             os._exit(2)
 
     def _one(self, data: bytes) -> None:
-        from ..fuzzinput import decode
+        from ..fuzzinput import decode_input
         from ..runner import run
 
         if self._first:
             self._first = False
             self._start()
-        workload, scheduler = decode(self.target, data, workload=self.workload)
+        variant, workload, scheduler = decode_input(self.target, data, self.config.variant, workload=self.workload)
         features = self.config.features or self.shadow
-        ex = run(self.target, self.config.variant, workload, scheduler, trace=False, features=features)
+        ex = run(self.target, variant, workload, scheduler, trace=False, features=features)
         self.executions += 1
         if self.shadow and not self.executions & (self.executions - 1):
             self._shadow_report()
@@ -220,9 +220,9 @@ class FuzzTarget:
 
         sig = ex.verdict.signature
         crash = self.config.crashes(sig)
-        if not crash and sig in self.stored:
+        if not crash and (ex.variant, sig) in self.stored:
             return
-        self.stored.add(sig)
+        self.stored.add((ex.variant, sig))
         where = ""
         found = {
             "engine": "atheris",

@@ -5,7 +5,9 @@ or two: `qfuzz fuzz path/to/prog.c [more.c ...] [--cflags "..."]
 A target argument ending in .c makes a program target (every target
 argument then must be a .c file).  `--variant NAME=MACROS` defines a
 variant (the first one defined is fuzzed unless `--variant NAME` picks
-another); without any, the program has one variant, "default".  Each
+another; with atheris, and with a raw crash file, each input picks among
+the defined variants unless one is picked); without any, the program has
+one variant, "default".  Each
 `--args` is one argument list for main() (split as a shell would); several
 make the campaign's mix."""
 from __future__ import annotations
@@ -50,6 +52,7 @@ def target_of(args: argparse.Namespace) -> Target:
             raise QfuzzError(f"--variant: pick one variant to fuzz, not {', '.join(picks)}")
         args.variant = picks[0] if picks else next(iter(t.variants))
         t.variant(args.variant)
+        t.variant_choice = not picks  # several defined, none pinned: a fuzz input picks (atheris)
         args.target = t.name
         return t
     if len(names) != 1:
@@ -120,7 +123,8 @@ def program_file(target: Target, workdir: Any) -> Optional[str]:
     assert isinstance(target, ProgramTarget)
     path = Path(workdir).resolve() / "program.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps({"program": target.program_block(), "cwd": os.getcwd()}, indent=1) + "\n"
+    text = json.dumps({"program": target.program_block(), "cwd": os.getcwd(),
+                       "variant_choice": target.variant_choice}, indent=1) + "\n"
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     tmp.write_text(text)
     os.replace(tmp, path)
@@ -137,4 +141,6 @@ def load_program_file(path: str) -> Target:
     d = parse_json(read_limited(Path(path)), path)
     if not isinstance(d, dict) or "program" not in d or not isinstance(d.get("cwd"), str):
         raise QfuzzError(f"{path}: not a qfuzz program description")
-    return from_reproducer_block(d["program"], path, Path(d["cwd"]))
+    t = from_reproducer_block(d["program"], path, Path(d["cwd"]))
+    t.variant_choice = bool(d.get("variant_choice", False))
+    return t

@@ -25,6 +25,7 @@ from ..corpus import Stored
 from ..engines.campaign import Campaign, CampaignResult, Finding
 
 HANG_SECONDS = 30.0  # no new execution for this long (minimizing included): the worker is hung
+CHILD_DIED = "the program's child process"  # how native/rt/fork.c's errors begin
 MAX_RESTARTS = 1000  # a restart costs a fork and a load: milliseconds
 
 
@@ -188,6 +189,43 @@ def _finding(campaign: Campaign, s: dict[str, Any]) -> Finding:
     expected = campaign.variant.explains(v.kind, v.path, *v.labels) if v else None
     return Finding(s["signature"], s["first_execution"], s["first_seconds"], ex,  # type: ignore[arg-type]
                    count=s["count"], expected=expected, stored=stored)
+
+
+class ProgramCrashed(Exception):
+    """A program's execution killed its forked child (run_isolated)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason  # "signal 11 (SIGSEGV)", as the campaign's crashes say it
+
+
+def run_isolated(target: Any, variant: str, workload: Any, scheduler: Any) -> Any:
+    """One execution of a program in a forked child (native/rt/fork.c), so a
+    segfault costs that execution only: the Execution, or ProgramCrashed.
+    For engines that run in the caller's process (hypothesis properties)."""
+    import re
+
+    from ..runner import run
+
+    try:
+        return run(target, variant, workload, scheduler, trace=False, fork=True)
+    except ValueError as exc:
+        msg = str(exc)
+        if not msg.startswith(CHILD_DIED):
+            raise
+        m = re.search(r"signal (\d+)", msg)
+        raise ProgramCrashed(f"signal {m.group(1)} ({_signame(int(m.group(1)))})" if m else msg) from None
+
+
+def save_crash(target: Any, variant: str, workload: Any, scheduler: Any, reason: str, directory: Path,
+               found: dict[str, Any]) -> Path:
+    """The crash reproducer of one execution (harness.crash: `qfuzz repro FILE` replays it in a child)."""
+    from ..crash import Crash, save
+
+    w = target.workload(workload)
+    sched = {"seed": 0, **scheduler.to_json()}  # a replayed decision list has no seed: make() ignores it
+    return save(Crash(target.name, variant, w.to_json(), sched, reason, found=found,
+                      program=target.program_block()), directory)
 
 
 def _signame(n: int) -> str:

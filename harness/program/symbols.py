@@ -16,12 +16,32 @@ class Symbolizer:
     def __init__(self, so: Path):
         self.so = Path(so)
         self.cache: dict[int, str] = {0: ""}
+        self.functions: dict[int, list[str]] = {0: []}  # offset -> its chain of functions (signatures)
         self.tool = shutil.which("addr2line")
 
     def __call__(self, offset: int) -> str:
         if offset not in self.cache:
             self.resolve([offset])
         return self.cache[offset]
+
+    def frames(self, offset: int) -> list[str]:
+        """The functions the offset is in, outermost first, through every inlined call:
+        ["worker", "futex_wait"] for a futex_wait() helper inlined into worker(); [] without
+        debug info."""
+        if offset not in self.functions:
+            self.functions[offset] = self._chain(offset)
+        return self.functions[offset]
+
+    def _chain(self, offset: int) -> list[str]:
+        if self.tool is None:
+            return []
+        try:
+            out = subprocess.run([self.tool, "-f", "-i", "-C", "-e", str(self.so), f"{offset:#x}"],
+                                 capture_output=True, text=True, timeout=60, check=True).stdout.splitlines()
+        except (OSError, subprocess.SubprocessError):
+            return []
+        names = [fn for fn in out[0::2] if fn not in ("??", "")]  # innermost first, then the functions it is inlined into
+        return names[::-1]
 
     def resolve(self, offsets: Iterable[int]) -> None:
         todo = sorted({o for o in offsets if o not in self.cache})

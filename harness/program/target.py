@@ -20,8 +20,9 @@ from .spec import MAX_ARGS, ProgramSpec
 from .symbols import Symbolizer
 
 MAX_ARG_CHARS = 4096
-ESTIMATED_STEPS = 200  # PCT spreads its change points over this many steps: a small program's run
+ESTIMATED_STEPS = 200  # the generic estimate of a run's length in steps (measured_steps replaces it for PCT)
 STEP_BUDGET = 100_000
+SIGNATURE_FRAMES = 2  # functions per critical event in a signature: the caller's frame always gives two
 
 # path numbers of the runtime's verdicts (native/rt/README.md)
 PATHS = {0: "-", 1: "deadline", 2: "lost-wakeup"}
@@ -75,7 +76,10 @@ class ProgramTarget(Target):
             for name, macros in spec.variants
         }
         self.path_names = dict(PATHS)
+        # the command line defined several variants and pinned none: the fuzz input picks one
+        self.variant_choice = False
         self._loaded: dict[str, dict[str, Any]] = {}
+        self._steps: dict[tuple[str, tuple[str, ...]], int] = {}
         self._symbols: dict[str, Symbolizer] = {}
 
     # -- building and loading, once per variant ----------------------------------------
@@ -139,6 +143,19 @@ class ProgramTarget(Target):
             return ""
         self.loaded(variant)
         return self._symbols[variant](offset)
+
+    def site_function(self, variant: str, offset: int, caller: int = 0) -> str:
+        """A critical event's place in a signature: the function that made the call and the
+        function that called it ("worker>futex_wait"), whether either was inlined or not, so
+        a compiler's or an edit's inlining decisions change nothing; no lines, so an edit
+        elsewhere in the file changes nothing either.  The runtime gives the call's site and
+        its caller's (one frame up, 0 when the caller is the runtime: main, a thread's start)."""
+        if not offset:
+            return ""
+        self.loaded(variant)
+        sym = self._symbols[variant]
+        names = [*(sym.frames(caller) if caller else []), *sym.frames(offset)]
+        return ">".join(names[-SIGNATURE_FRAMES:]) or f"+{offset:#x}"
 
     def sites(self, variant: str, offsets: list[int]) -> list[str]:
         if not any(offsets):
@@ -217,6 +234,19 @@ class ProgramTarget(Target):
         lists = self.spec.args
         return {"args": list(lists[reader.byte() % len(lists)] if len(lists) > 1 else lists[0])}
 
+    def chooses_variant(self) -> bool:
+        """harness.fuzzinput: whether an input's first byte picks the variant."""
+        return self.variant_choice and len(self.variants) > 1
+
+    def decode_variant(self, reader: Any) -> str:
+        """One byte picks the variant, in the order they were defined (0: the first)."""
+        names = list(self.variants)
+        return names[reader.byte() % len(names)]
+
+    def encode_variant(self, name: str) -> bytes:
+        self.variant(name)
+        return bytes([list(self.variants).index(name)])
+
     def encode_workload(self, data: Mapping[str, Any]) -> bytes:
         lists = self.spec.args
         if len(lists) == 1:
@@ -234,6 +264,21 @@ class ProgramTarget(Target):
 
     def estimate_steps(self, data: Mapping[str, Any]) -> int:
         return ESTIMATED_STEPS
+
+    def measured_steps(self, variant: str, workload: Any) -> int:
+        """PCT's k, the run's length in steps: PCT places its d-1 priority change points
+        uniformly in [1, k], so a k far above the real length (the generic 200 against a
+        small program's 24) puts most of them past the end and divides the chance of a
+        depth-d bug by (k / length)^(d-1).  Measured once per variant and argument list,
+        on the run without preemptions (deterministic: the same k on every machine)."""
+        key = (variant, tuple(workload.data["args"]))
+        if key not in self._steps:
+            from ..runner import run
+            from ..schedulers import Replay
+
+            ex = run(self, variant, workload, Replay(b""), trace=False, features=False)
+            self._steps[key] = max(1, ex.steps)
+        return self._steps[key]
 
     def budget(self, data: Mapping[str, Any]) -> int:
         return STEP_BUDGET

@@ -1,6 +1,7 @@
 """Scheduling strategies: who runs next at each schedule point."""
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from ..errors import QfuzzError
@@ -21,7 +22,7 @@ def make(name: str, seed: int = 0, **params: Any) -> Scheduler:
         raise QfuzzError(f"unknown strategy {name!r} (strategies: {', '.join(SCHEDULERS)})")
     cls = SCHEDULERS[name]
     if name == "replay":
-        return Replay(bytes(params.get("decisions", b"")))
+        return Replay(builtins.bytes(params.get("decisions", b"")))  # `bytes` here is the .bytes submodule
     return cls(seed=seed, **params)
 
 

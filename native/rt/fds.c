@@ -77,6 +77,7 @@ static void blocking(const char *call, int fd, const void *ra)
 	v.label_a = RL_BLOCKING;
 	v.step_a = qf_step();
 	v.object = fd;
+	R.site_a = qf_rt_site[me];
 	if (fd >= 0)
 		snprintf(v.detail, sizeof v.detail, "%s(fd %d) would block outside qfuzz's control", call, fd);
 	else

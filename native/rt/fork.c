@@ -4,7 +4,8 @@
  * reset_blockers) or on request (core.run(..., fork=1), the bench).  The
  * child starts from the state right after loading, creates its own pool
  * threads, runs the execution and pipes the result back: the fixed part of
- * the result, then decisions, trace, sites, output and the feature counters. */
+ * the result, then decisions, trace, sites, output, the feature counters and
+ * the critical events' call sites. */
 #define _GNU_SOURCE
 #include "rt.h"
 
@@ -79,7 +80,9 @@ static int receive(int fd, qf_run_result *r)
 		return -2;
 	if (get(fd, B.dec, (size_t)r->ndecisions) || get(fd, B.trace, (size_t)r->trace_bytes) ||
 	    get(fd, B.sites, nsites * sizeof(uint64_t)) || get(fd, &R.nout, sizeof R.nout) ||
-	    get(fd, R.out, (size_t)R.nout) || get(fd, qf_features, QF_NFEAT))
+	    get(fd, R.out, (size_t)R.nout) || get(fd, qf_features, QF_NFEAT) ||
+	    get(fd, &R.site_a, sizeof R.site_a) || get(fd, &R.site_b, sizeof R.site_b) ||
+	    get(fd, &R.caller_a, sizeof R.caller_a) || get(fd, &R.caller_b, sizeof R.caller_b))
 		return -2;
 	r->decisions = B.dec;
 	r->trace = B.trace;
@@ -90,6 +93,11 @@ static int receive(int fd, qf_run_result *r)
 static void child(int fd, const qf_run_args *a) __attribute__((noreturn));
 static void child(int fd, const qf_run_args *a)
 {
+	/* a crash ends the child by its signal, quietly: not through a handler the
+	 * parent installed (Python's faulthandler would print the parent's stack) */
+	static const int CRASHES[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+	for (size_t i = 0; i < sizeof CRASHES / sizeof CRASHES[0]; i++)
+		signal(CRASHES[i], SIG_DFL);
 	qf_rt_pool_forget();
 	qf_run_result r;
 	int rc = qf_run(a, &r);
@@ -98,7 +106,9 @@ static void child(int fd, const qf_run_args *a)
 		_exit(1);
 	if (rc == 0 && (put(fd, r.decisions, (size_t)r.ndecisions) || put(fd, r.trace, (size_t)r.trace_bytes) ||
 			put(fd, r.sites, nsites * sizeof(uint64_t)) || put(fd, &R.nout, sizeof R.nout) ||
-			put(fd, R.out, (size_t)R.nout) || put(fd, qf_features, QF_NFEAT)))
+			put(fd, R.out, (size_t)R.nout) || put(fd, qf_features, QF_NFEAT) ||
+			put(fd, &R.site_a, sizeof R.site_a) || put(fd, &R.site_b, sizeof R.site_b) ||
+			put(fd, &R.caller_a, sizeof R.caller_a) || put(fd, &R.caller_b, sizeof R.caller_b)))
 		_exit(1);
 	_exit(0);
 }

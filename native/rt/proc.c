@@ -46,6 +46,7 @@ void __wrap_exit(int status)
 		exit(status);
 	int me = qf_self();
 	qf_rt_site[me] = (uint64_t)((uintptr_t)RA - R.prog->base - 1);
+	rt_frame[me] = rt_caller_frame;
 	rt_proc_exit(me, status);
 }
 
@@ -54,6 +55,8 @@ void __wrap__exit(int status)
 	if (!rt_on())
 		_exit(status);
 	int me = qf_self();
+	qf_rt_site[me] = (uint64_t)((uintptr_t)RA - R.prog->base - 1);
+	rt_frame[me] = rt_caller_frame;
 	R.exiting = 1; /* no atexit handlers */
 	rt_proc_exit(me, status);
 }
@@ -103,6 +106,18 @@ pid_t __wrap_fork(void)
 {
 	errno = ENOSYS; /* the program is not its own process here (README.md) */
 	return -1;
+}
+
+/* Accepted and dropped: the program's fork() never succeeds here, so its
+ * handlers have no fork to run at; registered with glibc they would run at
+ * qfuzz's own forks (the fork reset, crash isolation), outside any
+ * execution, in qfuzz's process. */
+int __wrap_pthread_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
+{
+	(void)prepare;
+	(void)parent;
+	(void)child;
+	return 0;
 }
 
 /* ---- rand: one stream per execution --------------------------------------- */

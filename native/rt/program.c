@@ -32,6 +32,8 @@
 #include "wraps.h"
 
 struct rt_state R;
+void *rt_frame[QF_MAX_THREADS];
+void *rt_caller_frame;
 rt_program *rt_programs[RT_MAX_PROGRAMS];
 int rt_nprograms;
 
@@ -91,6 +93,8 @@ void rt_fail(int me, int kind, int label, const char *fmt, ...)
 	v.thread_a = me;
 	v.label_a = label;
 	v.step_a = qf_step();
+	R.site_a = qf_rt_site[me];
+	R.caller_a = rt_caller_site(me);
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(v.detail, sizeof v.detail, fmt, ap);
@@ -99,10 +103,14 @@ void rt_fail(int me, int kind, int label, const char *fmt, ...)
 	abort(); /* qf_fail does not return */
 }
 
+/* qf_rt_site[me]: exit()'s call site (set by the caller), 0 for main's return. */
 void rt_proc_exit(int me, int status)
 {
+	uint64_t site = qf_rt_site[me];
+	void *frame = rt_frame[me];
 	rt_op(RL_PROC_EXIT, 0, 1, 0);
-	qf_rt_site[me] = 0;
+	qf_rt_site[me] = site;
+	rt_frame[me] = frame;
 	rt_done(me, RL_PROC_EXIT, status, 1);
 	if (!R.exiting) {
 		R.exiting = 1;
@@ -129,6 +137,9 @@ int rt_wait(int me, const void *obj, int kind, uint32_t deadline, uint32_t bits,
 	t->wbits = bits;
 	t->wstep = qf_step();
 	t->wlabel = label;
+	t->wtimed = deadline != QF_ETERNITY;
+	t->wsite = qf_rt_site[me];
+	t->wcaller = rt_caller_site(me);
 	qf_rt_wait(deadline);
 	t->wobj = 0;
 	t->wkind = W_NONE;
@@ -146,7 +157,7 @@ int rt_wake_n(int me, const void *obj, int kind, int n, uint32_t bits, int label
 	int woke = 0;
 	if (label >= 0) {
 		rt_wake *w = &R.ring[R.nring++ % 64];
-		*w = (rt_wake){obj, qf_step(), me, label};
+		*w = (rt_wake){obj, qf_step(), me, label, qf_rt_site[me], rt_caller_site(me)};
 	}
 	while (woke < n) {
 		int best = -1;
@@ -220,6 +231,24 @@ static const char *wait_name(int kind)
 	return "nothing";
 }
 
+/* Which idle wait (futex, condvar, semaphore, barrier) is the stranded one:
+ * better than `best` (-1: none yet).  An untimed wait before a timed one
+ * (nothing could wake it), a thread other than main before main (main's
+ * wait is usually for the workers, the consequence, not the cause), then
+ * the oldest (the one that has gone unwoken longest; a wait begun later
+ * is most often a consequence of the first).  README.md: "lost-wakeup". */
+static int stranded_before(int u, int best)
+{
+	if (best < 0)
+		return 1;
+	const rt_thread *t = &R.th[u], *b = &R.th[best];
+	if (t->wtimed != b->wtimed)
+		return !t->wtimed;
+	if ((u == 0) != (best == 0))
+		return u != 0;
+	return t->wstep < b->wstep;
+}
+
 /* Nothing can run and no timer is armed: the program ended well (every
  * thread returned after main called pthread_exit) or it hangs. */
 static void rt_finish(void)
@@ -231,8 +260,8 @@ static void rt_finish(void)
 			continue;
 		alive++;
 		if (t->wkind >= W_FUTEX) {
-			if (idle < 0 || t->wstep > R.th[idle].wstep)
-				idle = u; /* the last wait that never got woken */
+			if (stranded_before(u, idle))
+				idle = u;
 		} else if (t->wkind == W_LOCK || t->wkind == W_ONCE) {
 			if (lock < 0)
 				lock = u;
@@ -249,12 +278,16 @@ static void rt_finish(void)
 		v.thread_a = idle;
 		v.label_a = t->wlabel;
 		v.step_a = t->wstep;
+		R.site_a = t->wsite;
+		R.caller_a = t->wcaller;
 		for (int i = 1; i <= 64 && i <= R.nring; i++) {
 			rt_wake *w = &R.ring[(R.nring - i) % 64];
 			if (w->obj == t->wobj) {
 				v.thread_b = w->thread;
 				v.label_b = w->label;
 				v.step_b = w->step;
+				R.site_b = w->site;
+				R.caller_b = w->caller;
 				break;
 			}
 		}
@@ -267,6 +300,8 @@ static void rt_finish(void)
 		v.thread_a = u;
 		v.label_a = t->wlabel;
 		v.step_a = t->wstep;
+		R.site_a = t->wsite;
+		R.caller_a = t->wcaller;
 		snprintf(v.detail, sizeof v.detail, "deadlock: thread %d waits forever in %s", u, wait_name(t->wkind));
 	}
 	qf_fail(&v);
@@ -287,14 +322,14 @@ static void rt_quiescent(void)
 			v.request = (int)R.req[i].id;
 			v.t_at = R.req[i].deadline;
 			/* the thread idling in a wait on a futex, condvar, semaphore or
-			 * barrier (a sleep only if there is none) */
+			 * barrier (a sleep only if there is none), chosen as for a lost wake-up */
 			int idle = -1;
 			for (int u = 0; u < R.nth; u++) {
 				const rt_thread *t = &R.th[u];
 				if (t->finished || t->wkind < W_FUTEX)
 					continue;
 				int better = idle < 0 || (R.th[idle].wkind == W_SLEEP && t->wkind != W_SLEEP) ||
-					     ((t->wkind == W_SLEEP) == (R.th[idle].wkind == W_SLEEP) && t->wstep > R.th[idle].wstep);
+					     ((t->wkind == W_SLEEP) == (R.th[idle].wkind == W_SLEEP) && stranded_before(u, idle));
 				if (better)
 					idle = u;
 			}
@@ -303,6 +338,8 @@ static void rt_quiescent(void)
 			v.thread_a = idle;
 			v.label_a = R.th[idle].wlabel;
 			v.step_a = R.th[idle].wstep;
+			R.site_a = R.th[idle].wsite;
+			R.caller_a = R.th[idle].wcaller;
 			snprintf(v.detail, sizeof v.detail, "request %ld passes its deadline while thread %d waits in %s",
 				 R.req[i].id, idle, wait_name(R.th[idle].wkind));
 			qf_fail(&v);
@@ -332,10 +369,14 @@ static void thread_main(int tid)
 	reset_tls(p, tid);
 	rt_thread *t = &R.th[tid];
 	t->started = 1;
+	t->stack_top = __builtin_frame_address(0);
 	if (!setjmp(t->exit_jb)) {
 		if (tid == 0) {
 			extern char **environ;
-			rt_proc_exit(0, p->main(R.argc, R.argv, environ));
+			int status = p->main(R.argc, R.argv, environ);
+			qf_rt_site[0] = 0; /* main's return has no call site */
+			rt_frame[0] = 0;
+			rt_proc_exit(0, status);
 		}
 		t->ret = t->start(t->arg);
 	}
@@ -362,6 +403,8 @@ static void reset(rt_program *p)
 	memset(R.key_used, 0, sizeof R.key_used);
 	R.nout = 0;
 	R.nreq = 0;
+	R.site_a = R.site_b = R.caller_a = R.caller_b = 0;
+	memset(rt_frame, 0, sizeof rt_frame);
 	rt_atomics_reset();
 }
 
@@ -463,6 +506,8 @@ static int find_segments(struct dl_phdr_info *info, size_t size, void *data)
 			relro_lo = f->base + ph->p_vaddr;
 			relro_hi = (relro_lo + ph->p_memsz + 4095) & ~(uintptr_t)4095;
 		}
+		if (ph->p_type == PT_LOAD && ph->p_vaddr + ph->p_memsz > p->span)
+			p->span = ph->p_vaddr + ph->p_memsz;
 		if (ph->p_type == PT_TLS) {
 			p->tls_image = (const char *)(f->base + ph->p_vaddr);
 			p->tls_filesz = ph->p_filesz;
@@ -613,6 +658,34 @@ int qf_rt_output(const char **out)
 {
 	*out = R.out;
 	return R.nout;
+}
+
+void qf_rt_critical_sites(uint64_t *a, uint64_t *b, uint64_t *caller_a, uint64_t *caller_b)
+{
+	*a = R.site_a;
+	*b = R.site_b;
+	*caller_a = R.caller_a;
+	*caller_b = R.caller_b;
+}
+
+/* The call site one frame up from the call thread `me` is in: where the
+ * program's function that called the wrapper was called from (so a wait in
+ * an out-of-line helper such as libuv's uv_cond_wait is told apart by its
+ * caller).  Programs are built with frame pointers: that function's frame
+ * (noted by RA) holds its return address.  Called on `me`'s own stack;
+ * 0 when the frame is not between here and the thread's first frame, or
+ * the address is not in prog.so (main and thread start functions are
+ * called by the runtime). */
+uint64_t rt_caller_site(int me)
+{
+	void **up = rt_frame[me];
+	char *top = R.th[me].stack_top, *here = __builtin_frame_address(0);
+	if (!up || !top || (char *)up <= here || (char *)(up + 2) > top)
+		return 0;
+	uintptr_t ra = (uintptr_t)up[1], base = R.prog->base;
+	if (ra <= base || ra - base > R.prog->span)
+		return 0;
+	return (uint64_t)(ra - base - 1);
 }
 
 int qf_rt_reset_kind(int index, const char **why)

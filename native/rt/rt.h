@@ -60,6 +60,10 @@ typedef struct rt_thread {
 	int woken;
 	uint32_t wbits;
 	int wstep, wlabel;
+	int wtimed;      /* the wait has a deadline (a timer can end it) */
+	uint64_t wsite;  /* its call site (an offset into prog.so, as qf_rt_site) */
+	uint64_t wcaller; /* the call site of the function that made it (rt_caller_site) */
+	void *stack_top; /* thread_main's frame: every frame of the program is below it */
 	/* spin detection */
 	uint64_t last_site, last_val;
 	long work;       /* real operations by this thread */
@@ -99,12 +103,14 @@ typedef struct rt_program {
 	void *freel[32];
 	int race;              /* plain loads and stores are schedule points too */
 	int fork;              /* reset by a forked child per execution */
+	uintptr_t span;        /* bytes from base to the end of its last segment */
 	char reset_why[200];
 } rt_program;
 
 typedef struct rt_wake {
 	const void *obj;
 	int step, thread, label;
+	uint64_t site, caller;
 } rt_wake;
 
 struct rt_state {
@@ -131,8 +137,13 @@ struct rt_state {
 	/* requests annotated with qfuzz.h */
 	struct { long id; uint32_t deadline; int open; } req[64];
 	int nreq;
+	/* the call sites of the verdict's critical events A and B (0: none), and the call
+	 * sites of the functions they were made in, one frame up (0: none or unknown) */
+	uint64_t site_a, site_b, caller_a, caller_b;
 };
 extern struct rt_state R;
+extern void *rt_frame[QF_MAX_THREADS]; /* per thread: the frame of the program's function in a call (rt_op) */
+extern void *rt_caller_frame;          /* the same, of the wrapper running now (RA) */
 extern rt_program *rt_programs[RT_MAX_PROGRAMS];
 extern int rt_nprograms;
 
@@ -146,10 +157,11 @@ static inline int rt_on(void)
 
 /* Begin an operation at call site `ra` (a return address in prog.so):
  * a schedule point.  Returns the calling thread's id. */
-static inline int rt_op(int label, const void *obj, int write, const void *ra)
+static inline __attribute__((always_inline)) int rt_op(int label, const void *obj, int write, const void *ra)
 {
 	int me = qf_self();
 	qf_rt_site[me] = (uint64_t)((uintptr_t)ra - R.prog->base - 1);
+	rt_frame[me] = ra ? rt_caller_frame : 0; /* noted by RA: rt_caller_site reads it */
 	qf_rt_point(label, obj, write);
 	return me;
 }
@@ -165,9 +177,15 @@ static inline void rt_done(int me, int label, int value, int work)
 	}
 }
 
-#define RA __builtin_return_address(0)
+/* The wrapper's return address into prog.so.  It also notes the frame
+ * pointer of the program's function that called the wrapper (saved in the
+ * wrapper's own frame, which taking its address makes the wrapper set up),
+ * read at once: the wrapper may tail-call a helper and leave its frame.
+ * One thread runs at a time, so one variable is enough. */
+#define RA (rt_caller_frame = *(void **)__builtin_frame_address(0), __builtin_return_address(0))
 
 void rt_spin(int me, int label, int clock);
+uint64_t rt_caller_site(int me);
 int rt_wait(int me, const void *obj, int kind, uint32_t deadline, uint32_t bits, int label);
 int rt_wake_n(int me, const void *obj, int kind, int n, uint32_t bits, int label);
 void rt_fail(int me, int kind, int label, const char *fmt, ...) __attribute__((noreturn, format(printf, 4, 5)));
@@ -199,6 +217,7 @@ int qf_rt_reset_kind(int index, const char **why);
 const char *const *qf_rt_wraps(int *n);
 const char *qf_rt_label_id(int label);
 int qf_rt_output(const char **out);
+void qf_rt_critical_sites(uint64_t *a, uint64_t *b, uint64_t *caller_a, uint64_t *caller_b);
 
 /* fork.c: one execution in a forked child (reset "fork") */
 int qf_rt_run_forked(const qf_run_args *a, qf_run_result *r);

@@ -38,6 +38,6 @@
 	X(epoll_pwait) X(pause) X(sigwait) X(wait) X(waitpid) X(flock) X(lockf)                           \
 	/* the process (proc.c) */                                                                        \
 	X(exit) X(_exit) X(_Exit) X(abort) X(__assert_fail) X(__assert_perror_fail) X(atexit)            \
-	X(fork) X(rand) X(srand) X(random) X(srandom)                                                     \
+	X(fork) X(pthread_atfork) X(rand) X(srand) X(random) X(srandom)                                  \
 	X(printf) X(vprintf) X(fprintf) X(vfprintf) X(puts) X(fputs) X(putchar) X(fputc) X(putc)        \
 	X(fwrite) X(perror) X(__printf_chk) X(__fprintf_chk) X(__vfprintf_chk) X(__vprintf_chk)
