@@ -243,8 +243,11 @@ class HaproxyQueue(Target):
 
         "generic", the default for every variant, draws every field of the
         format: maxqueue, minconn/fullconn, weight, servers down at start,
-        backups, persistence cookies, client pokes, admin events and maxconn
-        changes, each in a share of the workloads.  The older hand-picked mixes
+        backups, persistence cookies, client pokes, admin events, maxconn
+        changes and a short timeout queue, each in a share of the workloads;
+        a quarter of them are closed-loop clients (one per thread, starting
+        together, each next request when its last one ends: the seed fix's
+        shape, without a grid).  The older hand-picked mixes
         stay as options: "basic" (load balancing only), "persist" (cookies and
         pokes), "admin" (servers disabled, enabled, shut down, resized),
         "backup" (backup servers), "all" (one of these four)."""
@@ -270,6 +273,15 @@ class HaproxyQueue(Target):
             nsrv = rnd.choice((1, 1, 1, 2)) if mix in ("basic", "persist") else rnd.choice((1, 2, 2, 3))
         servers: list[dict[str, Any]] = [{"maxconn": rnd.choice((1, 1, 1, 1, 2))} for _ in range(nsrv)]
         backend: dict[str, Any] = {"timeout_queue": 50 * unit}
+        if generic and rnd.random() < 0.25:  # a short timeout queue: timeouts race picks and inserts
+            backend["timeout_queue"] = t(10, 40)
+        closed = generic and rnd.random() < 0.25
+        if closed:  # closed-loop clients, one per thread: a burst, then each next request when its last one ends
+            dur, start = t(10, 20), t(0, 10)
+            slots = []
+            for c in range(threads):
+                first = start + dur * rnd.choice((0, 0, 1))
+                slots += [(first + j * dur, c) for j in range(rnd.randint(1, 2))]
         persist = mix == "persist" or (generic and rnd.random() < 0.3)
         admin = mix in ("admin", "backup") or (generic and rnd.random() < 0.4)
         if mix == "backup" or (generic and rnd.random() < 0.25):
@@ -289,9 +301,11 @@ class HaproxyQueue(Target):
         backend["balance"] = rnd.choice(BALANCES[:4] if mix != "persist" else ("roundrobin", "first", "leastconn"))
         backend["redispatch"] = mix != "basic" and rnd.random() < 0.5
         requests = []
-        for _ in range(rnd.randint(2, 6)):
-            r: dict[str, Any] = {"at": t(0, 40), "thread": rnd.randrange(threads), "duration": t(10, 20),
-                                 "key": rnd.randrange(4)}
+        for k in range(len(slots) if closed else rnd.randint(2, 6)):
+            if closed:
+                r: dict[str, Any] = {"at": slots[k][0], "thread": slots[k][1], "duration": dur, "key": rnd.randrange(4)}
+            else:
+                r = {"at": t(0, 40), "thread": rnd.randrange(threads), "duration": t(10, 20), "key": rnd.randrange(4)}
             if persist and rnd.random() < 0.5:
                 r["cookie"] = rnd.randrange(nsrv)
             if persist and rnd.random() < 0.3:
