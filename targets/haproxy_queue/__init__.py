@@ -247,7 +247,9 @@ class HaproxyQueue(Target):
         changes and a short timeout queue, each in a share of the workloads;
         a quarter of them are closed-loop clients (one per thread, starting
         together, each next request when its last one ends: the seed fix's
-        shape, without a grid).  The older hand-picked mixes
+        shape, without a grid).  A share of its workloads also has a server
+        in slowstart, connect failures with `retries`, or `balance random`
+        (_add_2026_fields).  The older hand-picked mixes
         stay as options: "basic" (load balancing only), "persist" (cookies and
         pokes), "admin" (servers disabled, enabled, shut down, resized),
         "backup" (backup servers), "all" (one of these four)."""

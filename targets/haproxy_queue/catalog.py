@@ -89,6 +89,11 @@ RANDOM_MISSED_IDLE = Pattern(
     why="F6 (docs/findings.md): balance random drew only full servers and queued on the backend beside an idle one, "
         "which never looks at the backend queue until its own release",
 )
+RAMP_UNLOOKED = Pattern(
+    "STUCK", "*", "*", "WU_PENDING",
+    why="F7 (docs/findings.md): the slowstart limit rose with time since the warmup task last looked, and its next "
+        "tick (a timer) comes after the request's timeout",
+)
 GRAB_UNCOUNTED = Pattern(
     "STUCK", "*", "*", "MD_CURSESS",
     why="111ea83ed: streams grabbed from the backend queue hold connections that served does not count",
@@ -123,7 +128,7 @@ def _bug(commit: str, subject: str, date: str, oracle: str, bit: int, pattern: P
     variant = Variant(
         name, bit, f"the fixed model with {commit} reverted ({subject})", "bugs",
         shows=(pattern, *also, *READY_SRV_GAPS, *IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, ENABLE_RACE,
-               RANDOM_MISSED_IDLE),
+               RANDOM_MISSED_IDLE, RAMP_UNLOOKED),
         must_show=(pattern,),
         mix=mix,
     )
@@ -230,27 +235,29 @@ SEED_VARIANTS = (
     Variant(
         "server-fix", TREE_2024_07 & ~BUG_SEED_SRV,
         "only the server-queue half of 5541d4995 (re-check and process_srv_queue in srv_redispatch_connect)", "bugs",
-        shows=(REDIST_LEFT, SKIPLB_NOSERVED, LATE_RELEASE, LIMIT_ROSE, ENABLE_RACE, GRAB_UNCOUNTED, TRYLOCK_LOSS, STUCK_BACKEND, OVERSHOOT, GRABBED),
+        shows=(REDIST_LEFT, SKIPLB_NOSERVED, LATE_RELEASE, LIMIT_ROSE, ENABLE_RACE, GRAB_UNCOUNTED, TRYLOCK_LOSS, STUCK_BACKEND, OVERSHOOT, GRABBED,
+               RAMP_UNLOOKED),
         must_show=(STUCK_BACKEND,),
     ),
     Variant(
         "seed-fix", TREE_2024_07 & ~(BUG_SEED_SRV | BUG_SEED_PX),
         "both halves of 5541d4995, as upstream shipped them; the trylock residual (b11495652) remains", "bugs",
         shows=(REDIST_LEFT, SKIPLB_NOSERVED, LATE_RELEASE, TRYLOCK_LOSS, ENDLESS_LOOP, *IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, ENABLE_RACE,
-               GRAB_UNCOUNTED, OVERSHOOT, GRABBED, RANDOM_MISSED_IDLE),
+               GRAB_UNCOUNTED, OVERSHOOT, GRABBED, RANDOM_MISSED_IDLE, RAMP_UNLOOKED),
         mix="all",
     ),
     Variant(
         "dequeuing-fix", TREE_2024_07 & ~(BUG_SEED_SRV | BUG_SEED_PX | BUG_TRYLOCK),
         "seed-fix plus b11495652 (atomic dequeuing flag, then a blocking lock); believed closed upstream", "bugs",
         shows=(REDIST_LEFT, SKIPLB_NOSERVED, LATE_RELEASE, ENDLESS_LOOP, *IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, ENABLE_RACE, GRAB_UNCOUNTED,
-               OVERSHOOT, GRABBED, RANDOM_MISSED_IDLE),
+               OVERSHOOT, GRABBED, RANDOM_MISSED_IDLE, RAMP_UNLOOKED),
         mix="all",
     ),
     Variant(
         "fixed", 0, "the 2026 tree: every modelled fix applied, ready_srv (the catalog's fully fixed model)",
         "clean as far as upstream knows",
-        shows=(*READY_SRV_GAPS, *IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, ENABLE_RACE, RANDOM_MISSED_IDLE),
+        shows=(*READY_SRV_GAPS, *IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, ENABLE_RACE, RANDOM_MISSED_IDLE,
+               RAMP_UNLOOKED),
         mix="all",
     ),
     Variant(
@@ -258,7 +265,7 @@ SEED_VARIANTS = (
         "the Dec 2024 tree just before cda7275ef: every modelled fix, with pendconn_must_try_again and balance_again "
         "as the backend re-check instead of ready_srv (what the 2024 variants are attributed against)",
         "clean as far as upstream knows",
-        shows=(*IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, ENABLE_RACE, RANDOM_MISSED_IDLE), mix="all",
+        shows=(*IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, ENABLE_RACE, RANDOM_MISSED_IDLE, RAMP_UNLOOKED), mix="all",
     ),
     Variant(
         "coarse", COARSE,

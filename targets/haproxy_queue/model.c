@@ -98,14 +98,22 @@ long hq_dyn_maxconn(const struct hq_server *s)
 	 * the share of the ramp elapsed, at least 1.  The share moves in steps of
 	 * one warmup period, so the limit rises exactly when a warmup tick runs
 	 * (upstream counts whole seconds and ticks every second or slowstart/20). */
-	if (s->starting && qf_now() < s->last_change + s->slowstart) {
-		uint32_t period = hq_warmup_period(s);
-		long ratio = 100 * (long)((qf_now() - s->last_change) / period * period) / (long)s->slowstart;
+	long ratio = hq_ramp_ratio(s);
+	if (ratio < 100) {
 		max = max * ratio / 100;
 		if (max < 1)
 			max = 1;
 	}
 	return max;
+}
+
+/* the share of the slowstart ramp in effect now, in percent (100: none) */
+long hq_ramp_ratio(const struct hq_server *s)
+{
+	if (!s->starting || qf_now() >= s->last_change + s->slowstart)
+		return 100;
+	uint32_t period = hq_warmup_period(s);
+	return 100 * (long)((qf_now() - s->last_change) / period * period) / (long)s->slowstart;
 }
 
 uint32_t hq_warmup_period(const struct hq_server *s)
@@ -1340,6 +1348,10 @@ static void ready_srv_reset(struct hq_server *s, int detach)
 static void delete_server(struct hq_server *s)
 {
 	qf_point(L_ADM_DELETE, s);
+	/* the CLI isolates the thread (thread_isolate_full): no task runs while
+	 * the server is detached, so a warmup tick already under way ends first */
+	while (__atomic_load_n(&s->in_warmup, __ATOMIC_SEQ_CST))
+		qf_yield(L_ADM_DELETE_WAIT);
 	int busy = !s->down || s->deleted || s->served || s->cur_sess || s->queue.length;
 	for (int i = 0; i < W.nreq && !busy; i++)
 		busy = W.strm[i].state != ST_INI && W.strm[i].state != ST_CLO &&
@@ -1362,6 +1374,7 @@ static void warmup_start(struct hq_server *s)
 		return;
 	s->last_change = qf_now();
 	__atomic_store_n(&s->starting, 1, __ATOMIC_SEQ_CST); /* under the server lock, before down = 0 is published */
+	s->wu_ratio = 0;
 	qf_task_schedule(s->warmup_task, s->last_change + hq_warmup_period(s));
 }
 
@@ -1373,8 +1386,10 @@ static void server_warmup(struct hq_server *s)
 {
 	if (s->down || !s->starting || s->deleted)
 		return; /* in maintenance, or running at full limit: the task stops */
+	__atomic_store_n(&s->in_warmup, 1, __ATOMIC_SEQ_CST);
 	qf_note(L_WU_TICK, s->id);
 	qf_lock(&s->lock, L_WU_LOCK);
+	s->wu_ratio = hq_ramp_ratio(s);
 	if (qf_now() >= s->last_change + s->slowstart)
 		qf_store(&s->starting, 0, L_WU_RECALC);
 	if (BUG(HQ_BUG_GRAB_PX)) {
@@ -1392,8 +1407,11 @@ static void server_warmup(struct hq_server *s)
 		/* the next step boundary of the ramp (upstream: now + max(1 s, slowstart/20)) */
 		uint32_t period = hq_warmup_period(s);
 		uint32_t next = s->last_change + ((qf_now() - s->last_change) / period + 1) * period;
+		if (next > s->last_change + s->slowstart)
+			next = s->last_change + s->slowstart; /* the ramp's end is a step of its own */
 		qf_task_schedule(s->warmup_task, next);
 	}
+	__atomic_store_n(&s->in_warmup, 0, __ATOMIC_SEQ_CST);
 }
 
 static void run_event(struct hq_event *e)
@@ -1583,6 +1601,7 @@ static int hq_setup(const int32_t *wl, int n, uint32_t variant, char *err, int e
 				/* up when the workload starts: as if it had just come up */
 				s->starting = 1;
 				s->last_change = 0;
+				s->wu_ratio = 0;
 				qf_task_schedule(s->warmup_task, hq_warmup_period(s));
 			}
 		}

@@ -239,7 +239,9 @@ enum { PATH_NONE = 0, PATH_SERVER = 1, PATH_BACKEND = 2 };
 	X(L_CER_RETRY, "back_handle_st_cer: retry on the same server after a turn-around (SC_ST_TAR)")       \
 	X(L_CER_NODEQ, "back_handle_st_cer: slot released, queue not processed (ablation)")                 \
 	X(L_RESP_CONNERR, "connection failed: 503 sC")                                                       \
-	X(L_RND_FULL, "LB random: the drawn server is full -> FULL (servers not drawn are not looked at)")
+	X(L_RND_FULL, "LB random: the drawn server is full -> FULL (servers not drawn are not looked at)") \
+	X(L_ADM_DELETE_WAIT, "admin: del server waits for the warmup task to leave (thread isolation)")      \
+	X(L_WU_PENDING, "slowstart: the limit rose since the last warmup tick, which is still to run (F7)")
 
 #define X(e, s) e,
 enum hq_label { HQ_LABELS(X) HQ_NLABELS };
@@ -277,6 +279,8 @@ struct hq_server {
 	long starting;
 	uint32_t slowstart, last_change;
 	int warmup_task; /* server_warmup's task, -1 without slowstart */
+	long in_warmup;  /* server_warmup is running for it (del server waits: thread isolation) */
+	long wu_ratio;   /* the ramp's share when the warmup last looked at the queues (oracle, F7) */
 };
 
 struct hq_pendconn {
@@ -363,6 +367,7 @@ extern struct hq_world W;
 /* shared between model.c and oracle.c */
 long hq_dyn_maxconn(const struct hq_server *s);
 uint32_t hq_warmup_period(const struct hq_server *s);
+long hq_ramp_ratio(const struct hq_server *s);
 int hq_usable(const struct hq_server *s);
 int hq_px_ok(const struct hq_server *s);
 struct hq_pendconn *hq_pc(int idx);
