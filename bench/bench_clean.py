@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
 """The false-positive control and the fully fixed model under a large
 budget: --executions per variant (default 1,000,000) spread over the
-strategies and every workload mix, on every core.  Every failure is printed
-with the variant's explanation (docs/findings.md) or UNEXPLAINED.  coarse
-must show none at all."""
+strategies, on every core, with the default (generic) mix.  Every failure
+is printed with its attribution by differential (harness/attribution.py: the
+fix that removes it, or the F-number of docs/findings.md that the fixed
+model's expectations give it, or "new") and the variant's explanation, or
+UNEXPLAINED.  coarse must show none at all.  A long run goes in slices:
+--executions 200000 with --seed 1, 2, ... covers other schedules and
+workloads each time."""
 from __future__ import annotations
 
 import argparse
@@ -25,7 +29,8 @@ def work(cpu: int, variant: str, strategy: str, mix_seed: int, runs: int, out: "
     found = {}
     for f in r.findings.values():
         why = v.explains(f.kind, f.path, *f.execution.verdict.labels)
-        found[f.signature] = (f.count, why.why if why else "UNEXPLAINED")
+        label = f.attribution.label if f.attribution else "not attributed"
+        found[f.signature] = (f.count, f"{label}; " + (why.why if why else "UNEXPLAINED"))
     out.put((variant, strategy, r.executions, r.seconds, found))
 
 

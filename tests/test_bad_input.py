@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from support import ROOT, qfuzz
+from support import HQ, ROOT, qfuzz
 
 SEED = sorted(glob.glob(str(ROOT / "corpus/haproxy_queue/pre-fix--stuck-server-queue-*.json")))[0]
 GOOD = Path(SEED).read_text()
@@ -205,6 +205,7 @@ def test_the_standalone_fuzzer_refuses_a_bad_corpus_with_2_and_no_crash_file(tmp
 def test_merge_refuses_a_reproducer_that_does_not_reproduce_before_merging_any(tmp_path):
     liar = json.loads(GOOD)
     liar["schedule"]["decisions"] = []  # the same claimed verdict, another schedule
+    liar["target_version"] = HQ.version  # recorded on this model version: refused by merge, not by the loader
     bad = tmp_path / "liar.json"
     bad.write_text(json.dumps(liar))
     line = one_error_line(qfuzz("merge", SEED, str(bad), "--corpus", str(tmp_path / "c")))

@@ -89,3 +89,20 @@ def test_a_jitter_outside_its_range_is_one_line_and_exit_2(tmp_path):
         assert out.returncode == 2, out.stderr
         lines = out.stderr.strip().splitlines()
         assert len(lines) == 1 and "jitter" in lines[0], out.stderr
+
+
+def test_a_timer_waits_only_for_another_threads_timer_and_fires_with_it():
+    """The rule (native/core.c, "timer jitter"): a timer is offered only other
+    threads' later times (its own thread would run them after it anyway), and
+    the timers it joins stay, so it never waits for a timer that moved on."""
+    joined = 0
+    for n in range(8):
+        w = HQ.workload(HQ.generate(random.Random(n), grid="continuous"))
+        for seed in range(10):
+            ex = harness.run(HQ, "fixed", w, make("random", seed))
+            for e in ex.trace:
+                if e.label == "JITTER":
+                    others = {f.thread for f in ex.trace if f.label == "TIMER" and f.time == e.value} - {e.thread}
+                    assert others, (n, seed, e)  # someone else's timer fires in the instant it waited for
+                    joined += 1
+    assert joined > 30

@@ -3,6 +3,8 @@
 format, the workload mix, and how a workload shrinks."""
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 import struct
 from typing import Any, Iterator, Mapping
@@ -12,14 +14,14 @@ from harness.target import Target
 
 from .catalog import BUG_REDIST_PX, BUG_SEED_PX, BUG_SEED_SRV, BUGS, VARIANTS
 
-BALANCES = ("roundrobin", "first", "leastconn", "hash")
+BALANCES = ("roundrobin", "first", "leastconn", "hash", "random")
 MIXES = ("generic", "basic", "persist", "admin", "backup", "all")
 GRIDS = ("10ms", "1ms", "continuous")  # generated times: a 10 ms grid (before 2026-12), whole ms, or microseconds
 ACTIONS = ("disable", "enable", "set_maxconn", "shutdown", "delete")
 MAX_THREADS, MAX_SERVERS, MAX_REQUESTS, MAX_EVENTS = 16, 8, 64, 16
 MAX_TIME = 10_000_000
 MAX_JITTER = 100_000  # timer window, in the workload's time unit
-LAYOUT = 2  # the packed int32 layout shared with model.c (HQ_LAYOUT)
+LAYOUT = 3  # the packed int32 layout shared with model.c (HQ_LAYOUT)
 
 
 def _obj(value: Any, where: str, keys: set[str]) -> Mapping[str, Any]:
@@ -76,8 +78,10 @@ class HaproxyQueue(Target):
     bugs = BUGS
     path_names = {0: "-", 1: "server-queue", 2: "backend-queue"}
     # 2 (2026-12): the 2026 tree (ready_srv, del server, wake reasons, queueslength) moved schedule
-    # points; a version-1 file loads only if it still replays to its stored verdict
-    version = 2
+    # points; a version-1 file loads only if it still replays to its stored verdict.
+    # 3 (2026-12): the lbprm read lock (pickers that overlap under leastconn/first), slowstart, connect
+    # retries, random LB; an older file loads only if it still replays to its stored verdict
+    version = 3
 
     def canonical(self, data: Any, where: str = "workload") -> dict[str, Any]:
         d = _obj(data, where, {"threads", "servers", "backend", "requests", "events", "jitter"})
@@ -88,19 +92,23 @@ class HaproxyQueue(Target):
         servers = []
         for i, s in enumerate(_list(d, "servers", where, 1, MAX_SERVERS)):
             w = f"{where}.servers[{i}]"
-            s = _obj(s, w, {"maxconn", "minconn", "maxqueue", "weight", "backup", "down"})
+            s = _obj(s, w, {"maxconn", "minconn", "maxqueue", "weight", "backup", "down", "slowstart"})
             maxconn = _int(s, "maxconn", w, 0, 100000)
-            servers.append(
-                {
-                    "maxconn": maxconn,
-                    "minconn": _int(s, "minconn", w, 0, 100000, maxconn),
-                    "maxqueue": _int(s, "maxqueue", w, 0, 100000, 0),
-                    "weight": _int(s, "weight", w, 0, 256, 1),
-                    "backup": _bool(s, "backup", w, False),
-                    "down": _bool(s, "down", w, False),
-                }
-            )
-        b = _obj(d.get("backend", {}), f"{where}.backend", {"balance", "timeout_queue", "redispatch", "maxpollevents", "fullconn"})
+            srv = {
+                "maxconn": maxconn,
+                "minconn": _int(s, "minconn", w, 0, 100000, maxconn),
+                "maxqueue": _int(s, "maxqueue", w, 0, 100000, 0),
+                "weight": _int(s, "weight", w, 0, 256, 1),
+                "backup": _bool(s, "backup", w, False),
+                "down": _bool(s, "down", w, False),
+            }
+            # the ramp after coming up (server_warmup), in the workload's time unit; left out when 0
+            slowstart = _int(s, "slowstart", w, 0, MAX_TIME, 0)
+            if slowstart:
+                srv["slowstart"] = slowstart
+            servers.append(srv)
+        b = _obj(d.get("backend", {}), f"{where}.backend",
+                 {"balance", "timeout_queue", "redispatch", "maxpollevents", "fullconn", "retries", "draws"})
         wb = f"{where}.backend"
         backend = {
             "balance": _choice(b, "balance", wb, BALANCES, "roundrobin"),
@@ -109,10 +117,18 @@ class HaproxyQueue(Target):
             "maxpollevents": _int(b, "maxpollevents", wb, 1, 10000, 64),
             "fullconn": _int(b, "fullconn", wb, 0, 100000, 0),
         }
+        # `retries` (connect retries, HAProxy's default 3) and `balance random(draws)` (default 2):
+        # left out at their defaults, so older workloads stay byte-identical
+        retries = _int(b, "retries", wb, 0, 100, 3)
+        if retries != 3:
+            backend["retries"] = retries
+        draws = _int(b, "draws", wb, 1, 16, 2)
+        if draws != 2:
+            backend["draws"] = draws
         requests = []
         for i, r in enumerate(_list(d, "requests", where, 0, MAX_REQUESTS)):
             w = f"{where}.requests[{i}]"
-            r = _obj(r, w, {"at", "thread", "duration", "key", "cookie", "poke", "tick"})
+            r = _obj(r, w, {"at", "thread", "duration", "key", "cookie", "poke", "tick", "fails"})
             cookie = r.get("cookie")
             if cookie is not None:
                 cookie = _int(r, "cookie", w, 0, len(servers) - 1)
@@ -134,6 +150,10 @@ class HaproxyQueue(Target):
                 # when another of its timeouts fires while it waits in a queue (its task's own
                 # timer, TASK_WOKEN_TIMER); left out when unset, so older workloads stay byte-identical
                 req["tick"] = tick
+            # how many of its connect attempts fail (back_handle_st_cer, retries, redispatch); left out when 0
+            fails = _int(r, "fails", w, 0, 100, 0)
+            if fails:
+                req["fails"] = fails
             requests.append(req)
         events = []
         for i, e in enumerate(_list(d, "events", where, 0, MAX_EVENTS)):
@@ -162,13 +182,15 @@ class HaproxyQueue(Target):
         ints = [
             LAYOUT, data["threads"], len(data["servers"]), len(data["requests"]), len(data["events"]),
             BALANCES.index(b["balance"]), b["timeout_queue"], int(b["redispatch"]), b["maxpollevents"], b["fullconn"],
+            b.get("retries", 3), b.get("draws", 2),
         ]
         for s in data["servers"]:
-            ints += [s["maxconn"], s["minconn"], s["maxqueue"], s["weight"], int(s["backup"]), int(s["down"])]
+            ints += [s["maxconn"], s["minconn"], s["maxqueue"], s["weight"], int(s["backup"]), int(s["down"]),
+                     s.get("slowstart", 0)]
         for r in data["requests"]:
             cookie, poke, tick = r.get("cookie"), r.get("poke"), r.get("tick")
             ints += [r["at"], r["thread"], r["duration"], r["key"], -1 if cookie is None else cookie,
-                     -1 if poke is None else poke, -1 if tick is None else tick]
+                     -1 if poke is None else poke, -1 if tick is None else tick, r.get("fails", 0)]
         for e in data["events"]:
             ints += [e["at"], e["thread"], ACTIONS.index(e["action"]), e["server"], e["value"]]
         return struct.pack(f"<{len(ints)}i", *ints)
@@ -188,10 +210,14 @@ class HaproxyQueue(Target):
         }
 
     def estimate_steps(self, data: Mapping[str, Any]) -> int:
-        return 10 + 35 * len(data["requests"]) + 20 * len(data["events"])
+        return (10 + 35 * len(data["requests"]) + 20 * len(data["events"])
+                + 25 * sum(r.get("fails", 0) for r in data["requests"])
+                + 5 * 20 * sum(1 for s in data["servers"] if s.get("slowstart")))
 
     def budget(self, data: Mapping[str, Any]) -> int:
-        return 4000 + 1000 * (len(data["requests"]) + len(data["events"]))
+        return (4000 + 1000 * (len(data["requests"]) + len(data["events"]))
+                + 500 * sum(r.get("fails", 0) for r in data["requests"])
+                + 1000 * sum(1 for s in data["servers"] if s.get("slowstart")))
 
     def jitter(self, data: Mapping[str, Any]) -> int:
         return int(data.get("jitter", 0))
@@ -217,8 +243,13 @@ class HaproxyQueue(Target):
 
         "generic", the default for every variant, draws every field of the
         format: maxqueue, minconn/fullconn, weight, servers down at start,
-        backups, persistence cookies, client pokes, admin events and maxconn
-        changes, each in a share of the workloads.  The older hand-picked mixes
+        backups, persistence cookies, client pokes, admin events, maxconn
+        changes and a short timeout queue, each in a share of the workloads;
+        a quarter of them are closed-loop clients (one per thread, starting
+        together, each next request when its last one ends: the seed fix's
+        shape, without a grid).  A share of its workloads also has a server
+        in slowstart, connect failures with `retries`, or `balance random`
+        (_add_2026_fields).  The older hand-picked mixes
         stay as options: "basic" (load balancing only), "persist" (cookies and
         pokes), "admin" (servers disabled, enabled, shut down, resized),
         "backup" (backup servers), "all" (one of these four)."""
@@ -244,6 +275,15 @@ class HaproxyQueue(Target):
             nsrv = rnd.choice((1, 1, 1, 2)) if mix in ("basic", "persist") else rnd.choice((1, 2, 2, 3))
         servers: list[dict[str, Any]] = [{"maxconn": rnd.choice((1, 1, 1, 1, 2))} for _ in range(nsrv)]
         backend: dict[str, Any] = {"timeout_queue": 50 * unit}
+        if generic and rnd.random() < 0.25:  # a short timeout queue: timeouts race picks and inserts
+            backend["timeout_queue"] = t(10, 40)
+        closed = generic and rnd.random() < 0.25
+        if closed:  # closed-loop clients, one per thread: a burst, then each next request when its last one ends
+            dur, start = t(10, 20), t(0, 10)
+            slots = []
+            for c in range(threads):
+                first = start + dur * rnd.choice((0, 0, 1))
+                slots += [(first + j * dur, c) for j in range(rnd.randint(1, 2))]
         persist = mix == "persist" or (generic and rnd.random() < 0.3)
         admin = mix in ("admin", "backup") or (generic and rnd.random() < 0.4)
         if mix == "backup" or (generic and rnd.random() < 0.25):
@@ -260,12 +300,14 @@ class HaproxyQueue(Target):
                 srv = rnd.choice(servers[:nsrv])
                 srv["maxconn"], srv["minconn"] = rnd.randint(2, 3), 1
                 backend["fullconn"] = rnd.randint(2, 6)
-        backend["balance"] = rnd.choice(BALANCES if mix != "persist" else ("roundrobin", "first", "leastconn"))
+        backend["balance"] = rnd.choice(BALANCES[:4] if mix != "persist" else ("roundrobin", "first", "leastconn"))
         backend["redispatch"] = mix != "basic" and rnd.random() < 0.5
         requests = []
-        for _ in range(rnd.randint(2, 6)):
-            r: dict[str, Any] = {"at": t(0, 40), "thread": rnd.randrange(threads), "duration": t(10, 20),
-                                 "key": rnd.randrange(4)}
+        for k in range(len(slots) if closed else rnd.randint(2, 6)):
+            if closed:
+                r: dict[str, Any] = {"at": slots[k][0], "thread": slots[k][1], "duration": dur, "key": rnd.randrange(4)}
+            else:
+                r = {"at": t(0, 40), "thread": rnd.randrange(threads), "duration": t(10, 20), "key": rnd.randrange(4)}
             if persist and rnd.random() < 0.5:
                 r["cookie"] = rnd.randrange(nsrv)
             if persist and rnd.random() < 0.3:
@@ -294,6 +336,8 @@ class HaproxyQueue(Target):
         window = (10 * unit if grid != "10ms" else 0) if jitter is None else jitter
         if window:
             out["jitter"] = window
+        if generic:
+            _add_2026_fields(out, unit)
         return out
 
     def seed_workloads(self) -> dict[str, dict[str, Any]]:
@@ -360,6 +404,40 @@ class HaproxyQueue(Target):
                 c = _copy(d)
                 del c["requests"][i]["tick"]
                 yield c
+            if r.get("fails"):  # fewer connect errors, down to none
+                c = _copy(d)
+                if r["fails"] > 1:
+                    c["requests"][i]["fails"] = r["fails"] - 1
+                else:
+                    del c["requests"][i]["fails"]
+                yield c
+        for j, s in enumerate(d["servers"]):
+            if s.get("slowstart"):  # no ramp, then a shorter one
+                c = _copy(d)
+                del c["servers"][j]["slowstart"]
+                yield c
+                if s["slowstart"] > 1:
+                    c = _copy(d)
+                    c["servers"][j]["slowstart"] = s["slowstart"] // 2
+                    yield c
+        b = d["backend"]
+        if "retries" in b and not any(r.get("fails") for r in d["requests"]):
+            c = _copy(d)
+            del c["backend"]["retries"]
+            yield c
+        if b["balance"] == "random":  # a plain algorithm instead, or fewer draws
+            c = _copy(d)
+            c["backend"]["balance"] = "roundrobin"
+            c["backend"].pop("draws", None)
+            yield c
+            if b.get("draws", 2) > 1:
+                c = _copy(d)
+                c["backend"]["draws"] = 1
+                yield c
+        elif "draws" in b:
+            c = _copy(d)
+            del c["backend"]["draws"]
+            yield c
         if d.get("jitter"):
             c = _copy(d)
             del c["jitter"]
@@ -429,6 +507,32 @@ class HaproxyQueue(Target):
         from .hypothesis_workloads import workloads
 
         return workloads(**knobs)
+
+
+def _add_2026_fields(w: dict[str, Any], unit: int) -> None:
+    """The generic mix's share of the fields added in 2026-12: slowstart, connect
+    failures with retries, the random LB.  They are drawn from a generator seeded
+    by the workload drawn so far, not from the caller's: the caller's sequence
+    (and so every workload it gives without these fields) is the one it was
+    before they existed."""
+    digest = hashlib.sha256(json.dumps(w, sort_keys=True).encode()).digest()
+    rnd = random.Random(int.from_bytes(digest[:8], "little"))
+    actives = [s for s in w["servers"] if not s.get("backup")]
+    if rnd.random() < 0.15:  # a server ramping up (server_warmup): its limit grows from 1 to maxconn
+        srv = rnd.choice(actives)
+        srv["maxconn"] = max(srv["maxconn"], rnd.randint(2, 3))  # with maxconn 1 the ramp stays at 1
+        srv["slowstart"] = rnd.randint(10, 40) * unit
+    if rnd.random() < 0.15:  # connect errors: retries on the same server, redispatch on the last one
+        for r in rnd.sample(w["requests"], rnd.randint(1, min(2, len(w["requests"])))):
+            r["fails"] = rnd.randint(1, 2)
+        retries = rnd.choice((0, 1, 1, 2, 3))
+        if retries != 3:
+            w["backend"]["retries"] = retries
+    if w["backend"]["balance"] != "hash" and rnd.random() < 0.15:  # balance random(draws)
+        w["backend"]["balance"] = "random"
+        draws = rnd.choice((1, 2, 2, 3))
+        if draws != 2:
+            w["backend"]["draws"] = draws
 
 
 def _copy(d: Mapping[str, Any]) -> dict[str, Any]:

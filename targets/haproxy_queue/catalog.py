@@ -32,6 +32,9 @@ BUG_QUEUESLENGTH = 1 << 18  # 099c1b244
 BUG_RS_DELETE = 1 << 19  # 0144426df
 BUG_RS_UNLOCK = 1 << 20  # e9d34f991
 BUG_WOKEN_RES = 1 << 21  # 13c344516
+# ablations (model.h): not upstream fixes; tests/test_model_2026.py shows each dequeue is needed
+ABLATE_WARMUP_DEQ = 1 << 22  # server_warmup() without process_srv_queue()
+ABLATE_CER_DEQ = 1 << 23  # back_handle_st_cer()'s release without a dequeue
 COARSE = 1 << 31
 
 # Everything fixed upstream after 2024-07-26 (the tree just before the seed fix).
@@ -81,6 +84,16 @@ ENABLE_RACE = Pattern(
     why="F4 (docs/findings.md): a server comes up and looks at the queue just before a request that found "
         "everyone full queues",
 )
+RANDOM_MISSED_IDLE = Pattern(
+    "STUCK", "backend-queue", "RND_FULL",
+    why="F6 (docs/findings.md): balance random drew only full servers and queued on the backend beside an idle one, "
+        "which never looks at the backend queue until its own release",
+)
+RAMP_UNLOOKED = Pattern(
+    "STUCK", "*", "*", "WU_PENDING",
+    why="F7 (docs/findings.md): the slowstart limit rose with time since the warmup task last looked, and its next "
+        "tick (a timer) comes after the request's timeout",
+)
 GRAB_UNCOUNTED = Pattern(
     "STUCK", "*", "*", "MD_CURSESS",
     why="111ea83ed: streams grabbed from the backend queue hold connections that served does not count",
@@ -114,7 +127,8 @@ def _bug(commit: str, subject: str, date: str, oracle: str, bit: int, pattern: P
     name = f"revert-{commit}"
     variant = Variant(
         name, bit, f"the fixed model with {commit} reverted ({subject})", "bugs",
-        shows=(pattern, *also, *READY_SRV_GAPS, *IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, ENABLE_RACE),
+        shows=(pattern, *also, *READY_SRV_GAPS, *IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, ENABLE_RACE,
+               RANDOM_MISSED_IDLE, RAMP_UNLOOKED),
         must_show=(pattern,),
         mix=mix,
     )
@@ -221,34 +235,37 @@ SEED_VARIANTS = (
     Variant(
         "server-fix", TREE_2024_07 & ~BUG_SEED_SRV,
         "only the server-queue half of 5541d4995 (re-check and process_srv_queue in srv_redispatch_connect)", "bugs",
-        shows=(REDIST_LEFT, SKIPLB_NOSERVED, LATE_RELEASE, LIMIT_ROSE, ENABLE_RACE, GRAB_UNCOUNTED, TRYLOCK_LOSS, STUCK_BACKEND, OVERSHOOT, GRABBED),
+        shows=(REDIST_LEFT, SKIPLB_NOSERVED, LATE_RELEASE, LIMIT_ROSE, ENABLE_RACE, GRAB_UNCOUNTED, TRYLOCK_LOSS, STUCK_BACKEND, OVERSHOOT, GRABBED,
+               RAMP_UNLOOKED),
         must_show=(STUCK_BACKEND,),
     ),
     Variant(
         "seed-fix", TREE_2024_07 & ~(BUG_SEED_SRV | BUG_SEED_PX),
         "both halves of 5541d4995, as upstream shipped them; the trylock residual (b11495652) remains", "bugs",
         shows=(REDIST_LEFT, SKIPLB_NOSERVED, LATE_RELEASE, TRYLOCK_LOSS, ENDLESS_LOOP, *IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, ENABLE_RACE,
-               GRAB_UNCOUNTED, OVERSHOOT, GRABBED),
+               GRAB_UNCOUNTED, OVERSHOOT, GRABBED, RANDOM_MISSED_IDLE, RAMP_UNLOOKED),
         mix="all",
     ),
     Variant(
         "dequeuing-fix", TREE_2024_07 & ~(BUG_SEED_SRV | BUG_SEED_PX | BUG_TRYLOCK),
         "seed-fix plus b11495652 (atomic dequeuing flag, then a blocking lock); believed closed upstream", "bugs",
         shows=(REDIST_LEFT, SKIPLB_NOSERVED, LATE_RELEASE, ENDLESS_LOOP, *IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, ENABLE_RACE, GRAB_UNCOUNTED,
-               OVERSHOOT, GRABBED),
+               OVERSHOOT, GRABBED, RANDOM_MISSED_IDLE, RAMP_UNLOOKED),
         mix="all",
     ),
     Variant(
         "fixed", 0, "the 2026 tree: every modelled fix applied, ready_srv (the catalog's fully fixed model)",
         "clean as far as upstream knows",
-        shows=(*READY_SRV_GAPS, *IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, ENABLE_RACE), mix="all",
+        shows=(*READY_SRV_GAPS, *IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, ENABLE_RACE, RANDOM_MISSED_IDLE,
+               RAMP_UNLOOKED),
+        mix="all",
     ),
     Variant(
         "fixed-2024", PRE_READY_SRV,
         "the Dec 2024 tree just before cda7275ef: every modelled fix, with pendconn_must_try_again and balance_again "
         "as the backend re-check instead of ready_srv (what the 2024 variants are attributed against)",
         "clean as far as upstream knows",
-        shows=(*IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, ENABLE_RACE), mix="all",
+        shows=(*IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, ENABLE_RACE, RANDOM_MISSED_IDLE, RAMP_UNLOOKED), mix="all",
     ),
     Variant(
         "coarse", COARSE,

@@ -94,7 +94,31 @@ long hq_dyn_maxconn(const struct hq_server *s)
 		if (max < s->minconn)
 			max = s->minconn;
 	}
+	/* slowstart (srv_dynamic_maxconn): while STARTING, the limit is scaled by
+	 * the share of the ramp elapsed, at least 1.  The share moves in steps of
+	 * one warmup period, so the limit rises exactly when a warmup tick runs
+	 * (upstream counts whole seconds and ticks every second or slowstart/20). */
+	long ratio = hq_ramp_ratio(s);
+	if (ratio < 100) {
+		max = max * ratio / 100;
+		if (max < 1)
+			max = 1;
+	}
 	return max;
+}
+
+/* the share of the slowstart ramp in effect now, in percent (100: none) */
+long hq_ramp_ratio(const struct hq_server *s)
+{
+	if (!s->starting || qf_now() >= s->last_change + s->slowstart)
+		return 100;
+	uint32_t period = hq_warmup_period(s);
+	return 100 * (long)((qf_now() - s->last_change) / period * period) / (long)s->slowstart;
+}
+
+uint32_t hq_warmup_period(const struct hq_server *s)
+{
+	return s->slowstart / 5 ? s->slowstart / 5 : 1;
 }
 
 static void note_nodeq(struct hq_server *s, int label)
@@ -189,13 +213,67 @@ static void arm(struct hq_stream *s, uint32_t when)
 	qf_task_schedule(s->task, when);
 }
 
+/* ---- the lbprm lock: a reader-writer lock ---------------------------------- */
+
+/* Upstream's LBPRM_LOCK is an rwlock: leastconn and first pick under the read
+ * lock (fwlc_get_next_server, fas_get_next_server), leastconn repositions a
+ * server under it too (fwlc_srv_reposition; its rare upgrade to the write lock
+ * is left out), random draws under it (chash_get_server_hash); first
+ * repositions and roundrobin picks under the write lock.  Built on the core's
+ * one mutex: the first reader takes the mutex; a reader arriving while a
+ * reader holds it joins without it (lb_readers counts both); the writer takes
+ * the mutex and waits for lb_readers to drop to 0.  A thread that finds the
+ * lock free or idle follows exactly the steps of a plain mutex, so traces
+ * without overlapping pickers are the exclusive lock's. */
+static int lb_rdlock(int label)
+{
+	qf_lock_t *l = &W.px.lb_lock;
+	int owner = __atomic_load_n(&l->owner, __ATOMIC_SEQ_CST);
+	if (owner >= 0 && owner != qf_self() && __atomic_load_n(&W.px.lb_rmode, __ATOMIC_SEQ_CST)) {
+		qf_point(L_LB_RDLOCK_SHARE, l);
+		/* still no writer in there: share it */
+		if (__atomic_load_n(&l->owner, __ATOMIC_SEQ_CST) < 0 || __atomic_load_n(&W.px.lb_rmode, __ATOMIC_SEQ_CST)) {
+			__atomic_add_fetch(&W.px.lb_readers, 1, __ATOMIC_SEQ_CST);
+			return 1;
+		}
+	}
+	qf_lock(l, label);
+	__atomic_store_n(&W.px.lb_rmode, 1, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&W.px.lb_readers, 1, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
+static void lb_rdunlock(int shared, int label)
+{
+	if (shared) {
+		qf_point(L_LB_RDUNLOCK_SHARE, &W.px.lb_lock);
+		__atomic_add_fetch(&W.px.lb_readers, -1, __ATOMIC_SEQ_CST);
+		return;
+	}
+	__atomic_add_fetch(&W.px.lb_readers, -1, __ATOMIC_SEQ_CST);
+	qf_unlock(&W.px.lb_lock, label);
+	__atomic_store_n(&W.px.lb_rmode, 0, __ATOMIC_SEQ_CST); /* free now; joined readers may still be in */
+}
+
+static void lb_wrlock(int label)
+{
+	qf_lock(&W.px.lb_lock, label);
+	__atomic_store_n(&W.px.lb_rmode, 0, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&W.px.lb_readers, __ATOMIC_SEQ_CST))
+		qf_yield(L_LB_WAIT_READERS); /* readers that joined before it are still in */
+}
+
 /* ---- sess_change_server and the LB hooks --------------------------------- */
 
 static void lb_hook(void)
 {
-	/* leastconn and first reposition the server under the lbprm write lock */
-	if (W.px.balance == LB_LEASTCONN || W.px.balance == LB_FIRST) {
-		qf_lock(&W.px.lb_lock, L_LB_HOOK_LOCK);
+	/* leastconn repositions the server under the lbprm read lock, first
+	 * under the write lock */
+	if (W.px.balance == LB_LEASTCONN) {
+		int shared = lb_rdlock(L_LB_HOOK_LOCK);
+		lb_rdunlock(shared, L_LB_HOOK_UNLOCK);
+	} else if (W.px.balance == LB_FIRST) {
+		lb_wrlock(L_LB_HOOK_LOCK);
 		qf_unlock(&W.px.lb_lock, L_LB_HOOK_UNLOCK);
 	}
 }
@@ -599,6 +677,55 @@ static int lb_has_room(struct hq_server *sv)
 	return qf_load(&sv->served, L_LB_SERVED) < hq_dyn_maxconn(sv);
 }
 
+/* our own integer mixer: the random LB's draws are a function of the
+ * workload (the request's key, how many draws it made before), so a
+ * reproducer replays them exactly and shrinking the key changes them */
+static uint32_t rnd_draw(uint32_t key, uint32_t n)
+{
+	uint32_t h = key * 0x9e3779b1u ^ (n + 1) * 0x85ebca77u;
+	h ^= h >> 15;
+	h *= 0x2c1b3c6du;
+	h ^= h >> 12;
+	h *= 0x297a2d39u;
+	h ^= h >> 15;
+	return h;
+}
+
+/* chash_get_server_hash: one draw on the ring of eligible servers, under the
+ * lbprm read lock */
+static int rnd_one(struct hq_stream *s)
+{
+	int cands[HQ_MAX_SRV], nc = 0;
+	int shared = lb_rdlock(L_LB_LOCK);
+	qf_point(L_RND_DRAW, &W.px.lb_lock);
+	for (int i = 0; i < W.nsrv; i++)
+		if (lb_eligible(&W.srv[i]))
+			cands[nc++] = i;
+	int pick = nc ? cands[rnd_draw(s->key, s->lb_calls++) % (uint32_t)nc] : -1;
+	lb_rdunlock(shared, L_LB_UNLOCK);
+	return pick;
+}
+
+/* get_server_rnd: `draws` draws, keep the one serving fewer (weights are
+ * equal in the model), then a full server or one with a queue counts as
+ * none, so that the request goes to the backend queue */
+static int lb_pick_random(struct hq_stream *s)
+{
+	int curr = -1;
+	for (int d = 0; d < W.px.draws; d++) {
+		int prev = curr;
+		curr = rnd_one(s);
+		if (curr < 0)
+			break;
+		if (prev >= 0 && prev != curr &&
+		    qf_load(&W.srv[curr].served, L_RND_SERVED) > qf_load(&W.srv[prev].served, L_RND_SERVED))
+			curr = prev;
+	}
+	if (curr >= 0 && !lb_has_room(&W.srv[curr]))
+		curr = -1;
+	return curr;
+}
+
 static int lb_pick(struct hq_stream *s)
 {
 	int n = W.nsrv, pick = -1;
@@ -611,7 +738,13 @@ static int lb_pick(struct hq_stream *s)
 				cands[nc++] = i;
 		return nc ? cands[s->key % nc] : -1;
 	}
-	qf_lock(&px->lb_lock, L_LB_LOCK);
+	if (px->balance == LB_RANDOM)
+		return lb_pick_random(s);
+	int shared = 0;
+	if (px->balance == LB_ROUNDROBIN)
+		lb_wrlock(L_LB_LOCK);
+	else
+		shared = lb_rdlock(L_LB_LOCK);
 	if (px->balance == LB_ROUNDROBIN) {
 		for (int i = 0; i < n && pick < 0; i++) {
 			int sv = (px->rr_next + i) % n;
@@ -639,7 +772,10 @@ static int lb_pick(struct hq_stream *s)
 			}
 		}
 	}
-	qf_unlock(&px->lb_lock, L_LB_UNLOCK);
+	if (px->balance == LB_ROUNDROBIN)
+		qf_unlock(&px->lb_lock, L_LB_UNLOCK);
+	else
+		lb_rdunlock(shared, L_LB_UNLOCK);
 	return pick;
 }
 
@@ -676,8 +812,10 @@ static int assign_server(struct hq_stream *s)
 	}
 	int srv = lb_pick(s);
 	if (srv < 0) {
-		note_full(s, L_LB_FULL);
-		qf_note(L_LB_FULL, 0);
+		/* random: only the drawn servers were looked at (docs/findings.md F6) */
+		int label = W.px.balance == LB_RANDOM ? L_RND_FULL : L_LB_FULL;
+		note_full(s, label);
+		qf_note(label, 0);
 		err = SRV_FULL;
 		goto out;
 	}
@@ -756,6 +894,18 @@ balance_again:
 /* ---- the stream's life --------------------------------------------------- */
 
 static void stream_free(struct hq_stream *s);
+
+/* sess_change_server(s, NULL), then offer the slot to the queues; with the
+ * variant bit `skip` set the dequeue is missing (recorded as `label`) */
+static void release_slot(struct hq_stream *s, struct hq_server *srv, uint32_t skip, int label)
+{
+	sess_change_server(s, -1, 0, 0);
+	if (BUG(skip)) {
+		note_nodeq(srv, label);
+		qf_note(label, srv->id);
+	} else if (may_dequeue_tasks(srv))
+		process_srv_queue(srv);
+}
 
 static void close_with(struct hq_stream *s, int result)
 {
@@ -884,13 +1034,7 @@ static void stream_free(struct hq_stream *s)
 	}
 	if (s->srv_conn >= 0) {
 		/* the late release; dc9ce9c26 made it kick the queue */
-		struct hq_server *srv = &W.srv[s->srv_conn];
-		sess_change_server(s, -1, 0, 0);
-		if (BUG(HQ_BUG_FREE_NODEQ)) {
-			note_nodeq(srv, L_FREE_NODEQ);
-			qf_note(L_FREE_NODEQ, srv->id);
-		} else if (may_dequeue_tasks(srv))
-			process_srv_queue(srv);
+		release_slot(s, &W.srv[s->srv_conn], HQ_BUG_FREE_NODEQ, L_FREE_NODEQ);
 	}
 	qf_add(&W.px.beconn, -1, L_BECONN_DEC);
 	s->state = ST_CLO;
@@ -924,6 +1068,56 @@ static int stream_events(struct hq_stream *s)
 		s->slept_thread = qf_self();
 	}
 	return 0;
+}
+
+/* the release after a connect error must offer the slot to the queues */
+static void cer_release(struct hq_stream *s, struct hq_server *srv)
+{
+	release_slot(s, srv, HQ_ABLATE_CER_DEQ, L_CER_NODEQ);
+}
+
+static int active_usable_count(void)
+{
+	int n = 0;
+	for (int i = 0; i < W.nsrv; i++)
+		n += !W.srv[i].backup && hq_usable(&W.srv[i]);
+	return n;
+}
+
+/* back_handle_st_cer + stream_choose_redispatch.  Returns 1 when the stream
+ * is over or waits (turn-around), 0 to go on in its new state. */
+static int back_handle_st_cer(struct hq_stream *s)
+{
+	struct hq_server *srv = &W.srv[s->target];
+	if (s->flags & SF_CURR_SESS) {
+		s->flags &= ~SF_CURR_SESS;
+		qf_add(&srv->cur_sess, -1, L_CER_CUR_SESS_DEC);
+	}
+	if (s->conn_retries >= W.px.retries) {
+		qf_note(L_CER_GIVEUP, srv->id);
+		cer_release(s, srv);
+		close_with(s, L_RESP_CONNERR);
+		return 1;
+	}
+	s->conn_retries++;
+	/* redispatch: on the last retry (redispatch_after -1), at once when the
+	 * server is not running at full speed, or when another active server
+	 * can take it and the algorithm is not a hash */
+	if (W.px.redispatch && (!hq_usable(srv) || srv->starting || s->conn_retries % W.px.retries == 0 ||
+				(!(s->flags & SF_DIRECT) && active_usable_count() > 1 && W.px.balance != LB_HASH))) {
+		qf_note(L_CER_REDISPATCH, srv->id);
+		cer_release(s, srv);
+		s->flags &= ~(SF_DIRECT | SF_ASSIGNED);
+		s->state = ST_REQ;
+		return 0;
+	}
+	/* retry on the same server, keeping its slot, after a turn-around of
+	 * one time unit (upstream: min(1 s, timeout connect)) */
+	qf_note(L_CER_RETRY, srv->id);
+	s->state = ST_TAR;
+	s->end_at = qf_now() + 1;
+	arm(s, s->end_at);
+	return 1;
 }
 
 static void process_stream(struct hq_stream *s)
@@ -988,12 +1182,34 @@ static void process_stream(struct hq_stream *s)
 			struct hq_server *srv = &W.srv[s->target];
 			qf_add(&srv->cur_sess, 1, L_CUR_SESS_INC);
 			s->flags |= SF_CURR_SESS;
+			if (s->fails > 0) {
+				/* the workload's pattern: this attempt fails; the error
+				 * comes back one time unit later */
+				s->fails--;
+				s->state = ST_CER;
+				s->end_at = qf_now() + 1;
+				arm(s, s->end_at);
+				return;
+			}
 			s->state = ST_EST;
 			s->end_at = qf_now() + s->duration;
 			arm(s, s->end_at);
 			qf_note(L_CONNECTED, s->target);
 			return;
 		}
+		case ST_CER:
+			if (qf_now() < s->end_at)
+				return;
+			qf_note(L_CONN_FAIL, s->target);
+			if (back_handle_st_cer(s))
+				return;
+			continue;
+		case ST_TAR:
+			if (qf_now() < s->end_at)
+				return;
+			/* turn-around over: the same server while still assigned */
+			s->state = (s->flags & SF_ASSIGNED) ? ST_ASS : ST_REQ;
+			continue;
 		case ST_EST: {
 			if (qf_now() < s->end_at && !s->killed)
 				return;
@@ -1132,6 +1348,10 @@ static void ready_srv_reset(struct hq_server *s, int detach)
 static void delete_server(struct hq_server *s)
 {
 	qf_point(L_ADM_DELETE, s);
+	/* the CLI isolates the thread (thread_isolate_full): no task runs while
+	 * the server is detached, so a warmup tick already under way ends first */
+	while (__atomic_load_n(&s->in_warmup, __ATOMIC_SEQ_CST))
+		qf_yield(L_ADM_DELETE_WAIT);
 	int busy = !s->down || s->deleted || s->served || s->cur_sess || s->queue.length;
 	for (int i = 0; i < W.nreq && !busy; i++)
 		busy = W.strm[i].state != ST_INI && W.strm[i].state != ST_CLO &&
@@ -1142,6 +1362,56 @@ static void delete_server(struct hq_server *s)
 	}
 	s->deleted = 1;
 	ready_srv_reset(s, 1);
+}
+
+/* ---- slowstart ------------------------------------------------------------ */
+
+/* the server comes up (at start, or enabled): SRV_ST_STARTING, and the warmup
+ * task is armed for the end of the first ramp step */
+static void warmup_start(struct hq_server *s)
+{
+	if (!s->slowstart)
+		return;
+	s->last_change = qf_now();
+	__atomic_store_n(&s->starting, 1, __ATOMIC_SEQ_CST); /* under the server lock, before down = 0 is published */
+	s->wu_ratio = 0;
+	qf_task_schedule(s->warmup_task, s->last_change + hq_warmup_period(s));
+}
+
+/* server_warmup(): under the server lock, recalculate (the ramp ends once
+ * `slowstart` has elapsed), then process the queue, since the limit just rose:
+ * requests queued under the lower limit are offered it.  Before 111ea83ed
+ * this was pendconn_grab_from_px. */
+static void server_warmup(struct hq_server *s)
+{
+	if (s->down || !s->starting || s->deleted)
+		return; /* in maintenance, or running at full limit: the task stops */
+	__atomic_store_n(&s->in_warmup, 1, __ATOMIC_SEQ_CST);
+	qf_note(L_WU_TICK, s->id);
+	qf_lock(&s->lock, L_WU_LOCK);
+	s->wu_ratio = hq_ramp_ratio(s);
+	if (qf_now() >= s->last_change + s->slowstart)
+		qf_store(&s->starting, 0, L_WU_RECALC);
+	if (BUG(HQ_BUG_GRAB_PX)) {
+		pendconn_grab_from_px(s);
+		qf_unlock(&s->lock, L_WU_UNLOCK);
+	} else {
+		qf_unlock(&s->lock, L_WU_UNLOCK);
+		if (BUG(HQ_ABLATE_WARMUP_DEQ)) {
+			note_nodeq(s, L_WU_NODEQ);
+			qf_note(L_WU_NODEQ, s->id);
+		} else
+			process_srv_queue(s);
+	}
+	if (s->starting) {
+		/* the next step boundary of the ramp (upstream: now + max(1 s, slowstart/20)) */
+		uint32_t period = hq_warmup_period(s);
+		uint32_t next = s->last_change + ((qf_now() - s->last_change) / period + 1) * period;
+		if (next > s->last_change + s->slowstart)
+			next = s->last_change + s->slowstart; /* the ramp's end is a step of its own */
+		qf_task_schedule(s->warmup_task, next);
+	}
+	__atomic_store_n(&s->in_warmup, 0, __ATOMIC_SEQ_CST);
 }
 
 static void run_event(struct hq_event *e)
@@ -1156,6 +1426,8 @@ static void run_event(struct hq_event *e)
 			was_ok[i] = hq_px_ok(&W.srv[i]);
 		qf_lock(&s->lock, L_ADM_SRV_LOCK);
 		qf_store(&s->down, 1, L_ADM_DISABLE);
+		if (s->starting)
+			qf_store(&s->starting, 0, L_ADM_DISABLE); /* stopped: no warmup any more */
 		ready_srv_reset(s, 0);
 		pendconn_redistribute(s);
 		qf_unlock(&s->lock, L_ADM_SRV_UNLOCK);
@@ -1168,6 +1440,8 @@ static void run_event(struct hq_event *e)
 	}
 	case ADM_ENABLE:
 		qf_lock(&s->lock, L_ADM_SRV_LOCK);
+		if (s->down)
+			warmup_start(s); /* it comes up: slowstart begins */
 		qf_store(&s->down, 0, L_ADM_ENABLE);
 		if (BUG(HQ_BUG_ENABLE_NOCHECK)) {
 			qf_unlock(&s->lock, L_ADM_SRV_UNLOCK); /* 6a78e6169: nobody looks at the queues */
@@ -1223,6 +1497,8 @@ static void hq_thread_main(int tid)
 			qf_lock(&W.px.big, L_BIG_LOCK);
 		if (k >= 0)
 			process_stream(&W.strm[k]);
+		else if (k <= WARMUP_BASE)
+			server_warmup(&W.srv[WARMUP_BASE - k]);
 		else if (k <= POKE_BASE) {
 			/* the client side wakes the stream (more data, a check): while
 			 * queued, that stream then peeks at its queue entry under the
@@ -1275,7 +1551,7 @@ static int hq_setup(const int32_t *wl, int n, uint32_t variant, char *err, int e
 	if (n != HQ_H_SIZE + nsrv * HQ_SRV_INTS + nreq * HQ_REQ_INTS + nev * HQ_EV_INTS)
 		FAIL("packed workload has %d ints, layout needs %d", n,
 		     HQ_H_SIZE + nsrv * HQ_SRV_INTS + nreq * HQ_REQ_INTS + nev * HQ_EV_INTS);
-	if (wl[HQ_H_BALANCE] < LB_ROUNDROBIN || wl[HQ_H_BALANCE] > LB_HASH)
+	if (wl[HQ_H_BALANCE] < LB_ROUNDROBIN || wl[HQ_H_BALANCE] > LB_RANDOM)
 		FAIL("unknown balance %d", wl[HQ_H_BALANCE]);
 	if (wl[HQ_H_TQUEUE] < 1)
 		FAIL("timeout_queue must be >= 1");
@@ -1292,6 +1568,10 @@ static int hq_setup(const int32_t *wl, int n, uint32_t variant, char *err, int e
 	px->redispatch = wl[HQ_H_REDISP] != 0;
 	px->maxpollevents = wl[HQ_H_MAXPOLL] > 0 ? wl[HQ_H_MAXPOLL] : 64;
 	px->fullconn = wl[HQ_H_FULLCONN] > 0 ? wl[HQ_H_FULLCONN] : 1;
+	px->retries = wl[HQ_H_RETRIES];
+	px->draws = wl[HQ_H_DRAWS];
+	if (px->retries < 0 || px->draws < 1)
+		FAIL("retries must be >= 0 and draws >= 1");
 	queue_init(&px->queue, -1, 2, RANK_PXQ);
 	qf_lock_init(&px->lb_lock, 1, 0);
 	qf_lock_init(&px->big, 0, 0);
@@ -1306,11 +1586,25 @@ static int hq_setup(const int32_t *wl, int n, uint32_t variant, char *err, int e
 		s->weight = p[3];
 		s->backup = p[4] != 0;
 		s->down = p[5] != 0;
-		if (s->maxconn < 0 || s->maxqueue < 0 || s->weight < 0)
+		if (s->maxconn < 0 || s->maxqueue < 0 || s->weight < 0 || p[6] < 0)
 			FAIL("server %d: negative setting", i);
 		qf_lock_init(&s->lock, 20 + i, RANK_SERVER);
 		queue_init(&s->queue, i, 10 + i, RANK_SRVQ);
 		s->nodeq_step = s->nodeq_label = s->nodeq_thread = -1;
+		s->slowstart = (uint32_t)p[6];
+		s->warmup_task = -1;
+		if (s->slowstart) {
+			/* task_new_anywhere: pinned to a thread chosen by its index */
+			s->warmup_task = qf_task_new(i % nth, -1);
+			W.task_kind[s->warmup_task] = WARMUP_BASE - i;
+			if (!s->down) {
+				/* up when the workload starts: as if it had just come up */
+				s->starting = 1;
+				s->last_change = 0;
+				s->wu_ratio = 0;
+				qf_task_schedule(s->warmup_task, hq_warmup_period(s));
+			}
+		}
 	}
 	for (int i = 0; i < nreq; i++, p += HQ_REQ_INTS) {
 		struct hq_stream *s = &W.strm[i];
@@ -1332,6 +1626,9 @@ static int hq_setup(const int32_t *wl, int n, uint32_t variant, char *err, int e
 		if (p[6] < -1)
 			FAIL("request %d: bad tick", i);
 		s->tick = p[6] >= 0 ? (uint32_t)p[6] : QF_ETERNITY;
+		if (p[7] < 0)
+			FAIL("request %d: bad fails", i);
+		s->fails = p[7];
 		s->state = ST_INI;
 		s->target = s->srv_conn = s->pend_pos = s->spare_pc = -1;
 		s->conn_exp = s->end_at = QF_ETERNITY;

@@ -35,17 +35,21 @@
 #define HQ_BUG_RS_DELETE (1u << 19)   /* 0144426df: ready_srv reset by load-then-store on down, not at all on delete */
 #define HQ_BUG_RS_UNLOCK (1u << 20)   /* e9d34f991: the ready_srv path returns with the queue lock held */
 #define HQ_BUG_WOKEN_RES (1u << 21)   /* 13c344516: TASK_WOKEN_RES not mapped to a stream event */
+/* ablations: not upstream fixes; each removes one dequeue the 2026 tree does, so
+ * tests can show that the model needs it (tests/test_model_2026.py) */
+#define HQ_ABLATE_WARMUP_DEQ (1u << 22) /* server_warmup() raises the limit but does not call process_srv_queue() */
+#define HQ_ABLATE_CER_DEQ (1u << 23)    /* back_handle_st_cer() releases the slot without a dequeue */
 #define HQ_COARSE (1u << 31)           /* one giant lock around every task: correct by construction */
 
 /* ---- workload layout (packed by targets/haproxy_queue/__init__.py) ----- */
-#define HQ_LAYOUT 2
+#define HQ_LAYOUT 3
 enum { HQ_H_LAYOUT, HQ_H_THREADS, HQ_H_NSRV, HQ_H_NREQ, HQ_H_NEV, HQ_H_BALANCE, HQ_H_TQUEUE, HQ_H_REDISP,
-       HQ_H_MAXPOLL, HQ_H_FULLCONN, HQ_H_SIZE };
-#define HQ_SRV_INTS 6 /* maxconn, minconn, maxqueue, weight, backup, down */
-#define HQ_REQ_INTS 7 /* at, thread, duration, key, cookie (server index, -1: none), poke (time, -1: none), tick (time, -1: none) */
+       HQ_H_MAXPOLL, HQ_H_FULLCONN, HQ_H_RETRIES, HQ_H_DRAWS, HQ_H_SIZE };
+#define HQ_SRV_INTS 7 /* maxconn, minconn, maxqueue, weight, backup, down, slowstart (0: none) */
+#define HQ_REQ_INTS 8 /* at, thread, duration, key, cookie (server index, -1: none), poke (time, -1: none), tick (time, -1: none), fails */
 #define HQ_EV_INTS 5  /* at, thread, action, server, value */
 
-enum { LB_ROUNDROBIN = 0, LB_FIRST = 1, LB_LEASTCONN = 2, LB_HASH = 3 };
+enum { LB_ROUNDROBIN = 0, LB_FIRST = 1, LB_LEASTCONN = 2, LB_HASH = 3, LB_RANDOM = 4 };
 enum { ADM_DISABLE = 0, ADM_ENABLE = 1, ADM_MAXCONN = 2, ADM_SHUTDOWN = 3, ADM_DELETE = 4 };
 enum { PATH_NONE = 0, PATH_SERVER = 1, PATH_BACKEND = 2 };
 
@@ -217,14 +221,34 @@ enum { PATH_NONE = 0, PATH_SERVER = 1, PATH_BACKEND = 2 };
 	X(L_STRM_TIMER_ONLY, "process_stream: woken by a timer only: refresh and leave")                      \
 	X(L_STRM_SLEPT, "a dequeued stream sleeps on its slot (its wake-up was lost)")                        \
 	X(L_RS_UNARMED, "no ready_srv armed, and nothing runs anywhere to dequeue (F5)")                       \
-	X(L_AS_SKIPLB_NOSERVED, "assign_server: skip-LB shortcut -> FULL while px.served is 0 (pre-ca275d99c)")
+	X(L_AS_SKIPLB_NOSERVED, "assign_server: skip-LB shortcut -> FULL while px.served is 0 (pre-ca275d99c)")    \
+	X(L_LB_RDLOCK_SHARE, "LB: take lbprm lock for reading beside another reader")                       \
+	X(L_LB_RDUNLOCK_SHARE, "LB: release a shared read of the lbprm lock")                                 \
+	X(L_LB_WAIT_READERS, "LB: writer waits for the readers to leave the lbprm lock")                     \
+	X(L_RND_DRAW, "LB random: draw a server")                                                            \
+	X(L_RND_SERVED, "LB random: read the drawn server's served")                                          \
+	X(L_WU_TICK, "server_warmup: slowstart tick")                                                        \
+	X(L_WU_LOCK, "server_warmup: lock server")                                                           \
+	X(L_WU_RECALC, "server_warmup: ramp done, server running at full limit")                            \
+	X(L_WU_UNLOCK, "server_warmup: unlock server")                                                       \
+	X(L_WU_NODEQ, "server_warmup: limit raised, queue not processed (ablation)")                        \
+	X(L_CONN_FAIL, "connect error (SC_ST_CER)")                                                          \
+	X(L_CER_CUR_SESS_DEC, "back_handle_st_cer: srv.cur_sess--")                                          \
+	X(L_CER_GIVEUP, "back_handle_st_cer: retries exhausted, release the slot")                           \
+	X(L_CER_REDISPATCH, "stream_choose_redispatch: release the slot, balance again")                     \
+	X(L_CER_RETRY, "back_handle_st_cer: retry on the same server after a turn-around (SC_ST_TAR)")       \
+	X(L_CER_NODEQ, "back_handle_st_cer: slot released, queue not processed (ablation)")                 \
+	X(L_RESP_CONNERR, "connection failed: 503 sC")                                                       \
+	X(L_RND_FULL, "LB random: the drawn server is full -> FULL (servers not drawn are not looked at)") \
+	X(L_ADM_DELETE_WAIT, "admin: del server waits for the warmup task to leave (thread isolation)")      \
+	X(L_WU_PENDING, "slowstart: the limit rose since the last warmup tick, which is still to run (F7)")
 
 #define X(e, s) e,
 enum hq_label { HQ_LABELS(X) HQ_NLABELS };
 #undef X
 
 /* ---- state ------------------------------------------------------------- */
-enum { ST_INI, ST_REQ, ST_QUE, ST_ASS, ST_EST, ST_CLO };
+enum { ST_INI, ST_REQ, ST_QUE, ST_ASS, ST_EST, ST_CLO, ST_CER, ST_TAR };
 #define SF_ASSIGNED 1
 #define SF_DIRECT 2
 #define SF_CURR_SESS 4
@@ -251,6 +275,12 @@ struct hq_server {
 	struct hq_queue queue;
 	/* oracle bookkeeping: the last time a release-side path chose not to dequeue */
 	int nodeq_step, nodeq_label, nodeq_thread;
+	/* slowstart: SRV_ST_STARTING since last_change, ramping over `slowstart` */
+	long starting;
+	uint32_t slowstart, last_change;
+	int warmup_task; /* server_warmup's task, -1 without slowstart */
+	long in_warmup;  /* server_warmup is running for it (del server waits: thread isolation) */
+	long wu_ratio;   /* the ramp's share when the warmup last looked at the queues (oracle, F7) */
 };
 
 struct hq_pendconn {
@@ -282,6 +312,9 @@ struct hq_stream {
 	uint32_t slept_since; /* oracle: handed a slot while it dropped its wake-up (QF_ETERNITY: never) */
 	int slept_step, slept_thread;
 	int result;    /* 0 while running, else a L_RESP_* / L_TIMEOUT label */
+	int fails;     /* connect attempts still to fail (the workload's pattern) */
+	int conn_retries; /* s->conn_retries */
+	uint32_t lb_calls; /* random LB: draws so far, mixed into the request's key */
 	/* oracle bookkeeping */
 	int full_step, full_label, full_thread; /* the check that decided to queue */
 	uint32_t queued_at;
@@ -303,6 +336,9 @@ struct hq_proxy {
 	qf_lock_t lb_lock;
 	qf_lock_t big; /* coarse only */
 	int rr_next;
+	int retries, draws; /* `retries`, `balance random(draws)` */
+	long lb_readers;    /* readers inside lb_lock (read mode); lb_lock held in read mode: lb_rmode */
+	int lb_rmode;
 	/* oracle bookkeeping (pre-53f52e67a): entries older than this key were
 	 * in the backend queue when its last server went down and were left */
 	long ready_srv; /* cda7275ef: server id + 1 of an idle server, 0: none */
@@ -326,9 +362,12 @@ extern struct hq_world W;
 
 #define BUG(b) ((W.variant & (b)) != 0)
 #define POKE_BASE (-1000)
+#define WARMUP_BASE (-2000) /* task_kind of server i's warmup task: WARMUP_BASE - i */
 
 /* shared between model.c and oracle.c */
 long hq_dyn_maxconn(const struct hq_server *s);
+uint32_t hq_warmup_period(const struct hq_server *s);
+long hq_ramp_ratio(const struct hq_server *s);
 int hq_usable(const struct hq_server *s);
 int hq_px_ok(const struct hq_server *s);
 struct hq_pendconn *hq_pc(int idx);

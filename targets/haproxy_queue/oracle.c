@@ -123,6 +123,12 @@ static void mark_stranded(struct hq_stream *s, int path, int srv, const struct h
 	if (path == PATH_BACKEND && rel && !BUG(HQ_BUG_SEED_PX) && !BUG(HQ_PRE_READY_SRV) && !W.px.served &&
 	    !W.px.ready_srv && (rel->nodeq_label == L_MD_PXQLEN || rel->nodeq_label == L_PNS_EMPTY))
 		s->strand_rel_label = L_RS_UNARMED;
+	/* slowstart: the limit rose by time since the warmup last looked, and its
+	 * next tick (a timer, which may run late) is the one that will look (F7) */
+	if (srv >= 0 && W.srv[srv].slowstart && hq_ramp_ratio(&W.srv[srv]) > W.srv[srv].wu_ratio) {
+		s->strand_rel_label = L_WU_PENDING;
+		s->strand_rel_step = s->strand_rel_thread = -1;
+	}
 }
 
 static void find_stranded(void)
