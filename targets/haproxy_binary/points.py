@@ -39,6 +39,7 @@ LABELS: dict[str, Mapping] = {
     "ASQ_QLEN": Mapping("pendconn_add", "entry", _WIDEN),  # ... and srv.queue.length
     "LB_FULL": Mapping("pendconn_add", "entry", _WIDEN),  # the LB found every server full: backend queue
     "AS_SKIPLB_FULL": Mapping("pendconn_add", "entry", _WIDEN),  # assign_server's skip-LB shortcut said FULL
+    "RND_FULL": Mapping("pendconn_add", "entry", _WIDEN),  # balance random: every drawn server full
     # B: the releaser's side (counted: evidence that it ran during the run)
     "FREE_NODEQ": Mapping("stream_free", "entry", "the stream's slot is released late, in stream_free"),
     "PSQ_TRYLOCK": Mapping("process_srv_queue", "entry", "the releaser's dequeue starts with the server queue trylock"),
@@ -48,6 +49,7 @@ LABELS: dict[str, Mapping] = {
     "MD_CURSESS": Mapping("process_srv_queue", "entry", "the releaser decides whether to dequeue (server sessions)"),
     "BECONN_INC": Mapping("stream_set_backend", "entry", "a new stream is counted on the backend"),
     "RD_SKIP_PX": Mapping("pendconn_redistribute", "entry", "a server's queue is redistributed"),
+    "WU_PENDING": Mapping("server_warmup", "entry", "the slowstart warmup task raises the limit and dequeues"),
 }
 SEED_PATHS = ("server-queue", "backend-queue")
 # Used when the model corpus is not there (an installed wheel has none): the
@@ -87,10 +89,10 @@ def critical_labels(corpus: Optional[Path], path: str, variant: str = "pre-fix"
         if v.get("path") != path or len(crit) < 2:
             continue
         n += 1
-        a[crit[0]["label"]] += 1
-        b[crit[1]["label"]] += 1
-        for c in crit[:2]:
-            desc.setdefault(c["label"], c.get("description", ""))
+        for counts, c in zip((a, b), crit[:2]):
+            if c:  # a STUCK with no releaser's decision (nobody released) has no B
+                counts[c["label"]] += 1
+                desc.setdefault(c["label"], c.get("description", ""))
     return a, b, desc, n
 
 
