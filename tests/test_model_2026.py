@@ -270,3 +270,20 @@ def test_f6_random_draws_only_the_full_server_and_queues_beside_an_idle_one():
     # another algorithm looks at every server: r1 goes to the idle one
     w["backend"]["balance"] = "leastconn"
     assert harness.run(HQ, "fixed", w, make("pct", 0)).verdict.ok
+
+
+def test_del_server_waits_for_a_warmup_tick_under_way():
+    # a warmup tick of server 0 (thread 0) and its disable + delete (thread 1) at
+    # the same instant: the CLI is isolated upstream, so the delete waits for the
+    # tick to end and then resets the ready_srv it may have armed; no schedule
+    # hands out the deleted server
+    servers = ({"maxconn": 2, "slowstart": 20}, {"maxconn": 1})
+    w = wl((9, 1, 10), (9, 0, 10), servers=servers, events=[
+        {"at": 8, "thread": 1, "action": "disable", "server": 0},
+        {"at": 8, "thread": 1, "action": "delete", "server": 0}])
+    waited = 0
+    for seed in range(1500):
+        ex = harness.run(HQ, "fixed", w, make("random", seed))
+        assert ex.verdict.kind != "SAFETY", ex.verdict
+        waited += "ADM_DELETE_WAIT" in labels(ex)
+    assert waited, "no schedule had the delete meet a warmup tick under way"
