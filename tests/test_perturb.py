@@ -184,7 +184,9 @@ def test_corpus_stress_reproducers_replay_plain() -> None:
 # -- the point table --------------------------------------------------------------------
 
 
-def test_auto_points_come_from_the_model_corpus() -> None:
+def test_auto_points_come_from_the_model_corpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(Path(__file__).resolve().parent.parent)  # a checkout: ./corpus/haproxy_queue
+    assert points.model_corpus() == Path.cwd() / "corpus" / "haproxy_queue"
     choice = points.auto()
     delay = [p for p in choice.points if p.role == "delay"]
     assert [(p.function, p.at) for p in delay] == [("pendconn_add", "entry")]

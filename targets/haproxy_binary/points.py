@@ -66,10 +66,15 @@ class Choice:
 
 
 def model_corpus() -> Optional[Path]:
-    from harness.stress.blackbox.procs import harness_root
+    """The model's corpus: ./corpus/haproxy_queue (every command's default
+    corpus is under the working folder), else the source checkout's."""
+    import harness
 
-    d = Path(harness_root()) / "corpus" / "haproxy_queue"
-    return d if d.is_dir() else None
+    for root in (Path.cwd(), Path(harness.__file__).resolve().parent.parent):
+        d = root / "corpus" / "haproxy_queue"
+        if d.is_dir():
+            return d
+    return None  # an installed wheel run elsewhere: points.FALLBACK
 
 
 def critical_labels(corpus: Optional[Path], path: str, variant: str = "pre-fix"
