@@ -146,6 +146,15 @@ def test_unmappable_model_reproducer_is_one_line() -> None:
         scenario.from_model({**w, "backend": {"balance": "random"}}, {"kind": "STUCK"})
     with pytest.raises(QfuzzError, match="does not have"):
         scenario.from_model({**w, "events": [{"at": 0, "action": "disable", "server": 3}]}, {"kind": "STUCK"})
+    # model version 3's fields the real run cannot impose are refused, never silently dropped
+    with pytest.raises(QfuzzError, match="slowstart"):
+        scenario.from_model({**w, "servers": [{"maxconn": 1, "slowstart": 40}]}, {"kind": "STUCK"})
+    req = {"at": 0, "duration": 10}
+    with pytest.raises(QfuzzError, match="fails"):
+        scenario.from_model({**w, "requests": [{**req, "fails": 1}]}, {"kind": "STUCK"})
+    sc = scenario.from_model({**w, "backend": {"balance": "roundrobin", "retries": 1}, "requests": [req], "jitter": 5},
+                             {"kind": "STUCK"})
+    assert "retries 1" in sc.backend_options and "timer jitter" in sc.ignored
 
 
 def test_unmappable_reproducer_on_the_command_line_exits_2() -> None:

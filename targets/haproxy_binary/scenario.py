@@ -113,6 +113,13 @@ def from_model(workload: dict[str, Any], verdict: dict[str, Any], scale: int = S
         raise QfuzzError(f"balance {backend.get('balance')!r} of the model has no HAProxy counterpart here")
     fullconn = int(backend.get("fullconn") or 0)
     reqs = workload.get("requests") or []
+    # model version 3's fields: refused rather than dropped, so a verdict never comes from another shape
+    if any(int(s.get("slowstart") or 0) for s in servers):
+        raise QfuzzError("the model workload uses slowstart, whose ramp in virtual time is not mapped onto "
+                         "the real binary yet")
+    if any(int(r.get("fails") or 0) for r in reqs):
+        raise QfuzzError("the model workload makes connects fail (requests[].fails), which cannot be imposed "
+                         "on the real binary's servers here")
     cookies = tuple(r.get("cookie") for r in reqs)
     use_cookies = any(c is not None for c in cookies)
     backend_options = []
@@ -120,6 +127,8 @@ def from_model(workload: dict[str, Any], verdict: dict[str, Any], scale: int = S
         backend_options.append(f"fullconn {fullconn}")
     if backend.get("redispatch"):
         backend_options.append("option redispatch")
+    if int(backend.get("retries", 3)) != 3:  # HAProxy's default is the model's: 3
+        backend_options.append(f"retries {int(backend['retries'])}")
     if use_cookies:
         backend_options.append("cookie SRV")
     requests = tuple((int(r["at"]) * scale, f"/k{int(r.get('key', 0))}", int(r.get("duration", 0)) * scale) for r in reqs)
@@ -159,6 +168,8 @@ def from_model(workload: dict[str, Any], verdict: dict[str, Any], scale: int = S
         ignored.append("client pokes")
     if backend.get("maxpollevents", 64) != 64:
         ignored.append("maxpollevents")
+    if int(workload.get("jitter") or 0):
+        ignored.append("timer jitter")
     ignored.append("the thread schedule")
     return Scenario(
         config=cfg, server_options=tuple(_server_options(s, i, fullconn, use_cookies) for i, s in enumerate(servers)),
