@@ -83,6 +83,10 @@ class Stack(ProcessGroup):
         assert self.dir is not None
         return self.dir / "haproxy.log"
 
+    def log_progress(self) -> tuple[Path, bytes]:
+        """For the engine's live progress: the log, and HAProxy's termination state of a queue timeout."""
+        return self.log_path, b" sQ"
+
     @property
     def stats_path(self) -> str:
         assert self.dir is not None

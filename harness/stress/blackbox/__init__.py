@@ -51,6 +51,7 @@ class Running(Protocol):
         """Stop the program and drain its evidence (logs), before `judge`."""
     def judge(self, samples: Sequence[Any]) -> "Judgement": ...
     def pids(self) -> list[int]: ...
+    # optional: `log_progress() -> (log file, bytes that mark a queue timeout in it)`, for live progress lines
 
 
 class Judgement(Protocol):

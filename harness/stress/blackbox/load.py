@@ -1,4 +1,4 @@
-"""The load: `conns` concurrent HTTP/1.1 clients against HAProxy, bounded in
+"""The load: `conns` concurrent HTTP/1.1 clients against the program under test, bounded in
 time (`seconds`) and count (`max_requests`), seeded.
 
 Each request is `GET /k<key>?id=<client>-<n>&d=<ms>`: the path is what
@@ -162,7 +162,7 @@ class Load:
             tasks = [asyncio.ensure_future(self.client(i)) for i in range(self.cfg.conns)]
         while not all(t.done() for t in tasks):
             await asyncio.wait(tasks, timeout=0.1)
-            if time.monotonic() > self.hard_deadline:  # bounded in time even if HAProxy hangs
+            if time.monotonic() > self.hard_deadline:  # bounded in time even if the program hangs
                 pending = [t for t in tasks if not t.done()]
                 self.errors["abandoned at the deadline"] += len(pending)
                 for t in pending:

@@ -98,9 +98,9 @@ class RunResult:
 
 
 class LogTail:
-    """Counts lines and queue timeouts (`marker`) of a growing log, for live progress."""
+    """Counts lines and queue timeouts (`marker`, the target's word for one) of a growing log, for live progress."""
 
-    def __init__(self, path: Path, marker: bytes = b" sQ"):
+    def __init__(self, path: Path, marker: bytes):
         self.path = path
         self.marker = marker
         self.pos = 0
@@ -185,7 +185,8 @@ def _drive(
 ) -> tuple[bool, Optional[int]]:
     """Wait for the load to finish; stop it early on a certain stall or if
     the program dies.  Returns (stopped early, the program's exit status if it died)."""
-    tail = LogTail(running.log_path) if hasattr(running, "log_path") else None
+    # a target whose Running keeps a log names its queue-timeout marker (Running.log_progress)
+    tail = LogTail(*running.log_progress()) if hasattr(running, "log_progress") else None
     t0 = time.monotonic()
     next_report = t0
     while load.poll() is None:
