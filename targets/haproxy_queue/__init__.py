@@ -21,7 +21,7 @@ ACTIONS = ("disable", "enable", "set_maxconn", "shutdown", "delete")
 MAX_THREADS, MAX_SERVERS, MAX_REQUESTS, MAX_EVENTS = 16, 8, 64, 16
 MAX_TIME = 10_000_000
 MAX_JITTER = 100_000  # timer window, in the workload's time unit
-LAYOUT = 3  # the packed int32 layout shared with model.c (HQ_LAYOUT)
+LAYOUT = 4  # the packed int32 layout shared with model.c (HQ_LAYOUT)
 
 
 def _obj(value: Any, where: str, keys: set[str]) -> Mapping[str, Any]:
@@ -84,8 +84,11 @@ class HaproxyQueue(Target):
     version = 3
 
     def canonical(self, data: Any, where: str = "workload") -> dict[str, Any]:
-        d = _obj(data, where, {"threads", "servers", "backend", "requests", "events", "jitter"})
+        d = _obj(data, where, {"threads", "servers", "backend", "requests", "events", "jitter", "tgroups"})
         threads = _int(d, "threads", where, 1, MAX_THREADS)
+        # thread groups (nbtgroups, HAProxy 3.2+: a queue per group); thread t is in group
+        # t * tgroups // threads; 1, the default, is left out so that older workloads stay byte-identical
+        tgroups = _int(d, "tgroups", where, 1, threads, 1)
         # how long a due timer may wait for a later one (native/core.c, timer jitter); 0, the default,
         # is left out so that workloads written before it existed stay byte-identical
         jitter = _int(d, "jitter", where, 0, MAX_JITTER, 0)
@@ -175,6 +178,8 @@ class HaproxyQueue(Target):
         out = {"threads": threads, "servers": servers, "backend": backend, "requests": requests, "events": events}
         if jitter:
             out["jitter"] = jitter
+        if tgroups > 1:
+            out["tgroups"] = tgroups
         return out
 
     def pack(self, data: Mapping[str, Any]) -> bytes:
@@ -182,7 +187,7 @@ class HaproxyQueue(Target):
         ints = [
             LAYOUT, data["threads"], len(data["servers"]), len(data["requests"]), len(data["events"]),
             BALANCES.index(b["balance"]), b["timeout_queue"], int(b["redispatch"]), b["maxpollevents"], b["fullconn"],
-            b.get("retries", 3), b.get("draws", 2),
+            b.get("retries", 3), b.get("draws", 2), data.get("tgroups", 1),
         ]
         for s in data["servers"]:
             ints += [s["maxconn"], s["minconn"], s["maxqueue"], s["weight"], int(s["backup"]), int(s["down"]),
@@ -338,6 +343,7 @@ class HaproxyQueue(Target):
             out["jitter"] = window
         if generic:
             _add_2026_fields(out, unit)
+            _add_thread_groups(out)
         return out
 
     def seed_workloads(self) -> dict[str, dict[str, Any]]:
@@ -368,14 +374,18 @@ class HaproxyQueue(Target):
                 c["threads"] -= 1
                 for item in c["requests"] + c["events"]:
                     item["thread"] -= item["thread"] > t
-                yield c
+                yield _fit_tgroups(c)
                 break
         if d["threads"] > 1:
             c = _copy(d)
             c["threads"] -= 1
             for item in c["requests"] + c["events"]:
                 item["thread"] = min(item["thread"], c["threads"] - 1)
-            yield c
+            yield _fit_tgroups(c)
+        if d.get("tgroups", 1) > 1:  # fewer thread groups, down to one
+            c = _copy(d)
+            c["tgroups"] -= 1
+            yield _fit_tgroups(c)
         # fewer servers
         if len(d["servers"]) > 1:
             for j in reversed(range(len(d["servers"]))):
@@ -535,6 +545,31 @@ def _add_2026_fields(w: dict[str, Any], unit: int) -> None:
             w["backend"]["draws"] = draws
 
 
+def _add_thread_groups(w: dict[str, Any]) -> None:
+    """The generic mix's share of workloads with thread groups (a queue per group,
+    process_srv_queue's own-group-first order), drawn like _add_2026_fields from a
+    generator seeded by the workload so far.  Enough threads for the groups, and the
+    requests spread over them, so that some queue in every group."""
+    digest = hashlib.sha256(json.dumps(w, sort_keys=True).encode()).digest()
+    rnd = random.Random(int.from_bytes(digest[8:16], "little"))
+    if rnd.random() >= 0.15:
+        return
+    groups = rnd.choice((2, 3, 4, 4, 5, 6))  # 4 and 5 reach the bitmap's second word, 6 its third (HQ_LONGBITS 2)
+    w["threads"] = max(w["threads"], groups)
+    w["tgroups"] = groups
+    for r in w["requests"]:
+        r["thread"] = rnd.randrange(w["threads"])
+
+
+def _fit_tgroups(c: dict[str, Any]) -> dict[str, Any]:
+    """At most one thread group per thread; one group is the field left out."""
+    if c.get("tgroups", 1) > c["threads"]:
+        c["tgroups"] = c["threads"]
+    if c.get("tgroups") == 1:
+        del c["tgroups"]
+    return c
+
+
 def _copy(d: Mapping[str, Any]) -> dict[str, Any]:
     c = {
         "threads": d["threads"],
@@ -545,6 +580,8 @@ def _copy(d: Mapping[str, Any]) -> dict[str, Any]:
     }
     if d.get("jitter"):
         c["jitter"] = d["jitter"]
+    if d.get("tgroups", 1) > 1:
+        c["tgroups"] = min(d["tgroups"], d["threads"])
     return c
 
 

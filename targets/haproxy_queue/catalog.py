@@ -32,6 +32,7 @@ BUG_QUEUESLENGTH = 1 << 18  # 099c1b244
 BUG_RS_DELETE = 1 << 19  # 0144426df
 BUG_RS_UNLOCK = 1 << 20  # e9d34f991
 BUG_WOKEN_RES = 1 << 21  # 13c344516
+BUG_TGID_WORD = 1 << 24  # 624969884
 # ablations (model.h): not upstream fixes; tests/test_model_2026.py shows each dequeue is needed
 ABLATE_WARMUP_DEQ = 1 << 22  # server_warmup() without process_srv_queue()
 ABLATE_CER_DEQ = 1 << 23  # back_handle_st_cer()'s release without a dequeue
@@ -221,6 +222,17 @@ CATALOG += [
          Pattern("STUCK", "*", "*", "STRM_TIMER_ONLY", why="13c344516: a dequeue's wake-up lost to a timer (GH #3290)"),
          "a queued stream is handed a slot while one of its own timers fires: woken for both, it sees only the "
          "timer, refreshes it and sleeps on its slot until timeout queue"),
+    _bug("624969884", "BUG/MEDIUM: queues: Fix arithmetic when feeling non_empty_tgids", "2026-01-15", "LIVELOCK",
+         BUG_TGID_WORD,
+         Pattern("LIVELOCK", "*", "PSQ_TG_SPIN",
+                 why="624969884: non_empty_tgids' second word is never filled; its thread groups look empty but "
+                     "still count, and the search for another group to dequeue from never ends"),
+         "with 2 words of thread groups (upstream: 64 or more groups; the model's words are 2 bits wide), "
+         "process_srv_queue prefills the wrong word: the groups of the unfilled one look empty, so their queues "
+         "are never dequeued, and once the visible groups are drained the search for another group loops forever",
+         also=(Pattern("SAFETY", "*", "INV_TG_OOB",
+                       why="624969884: with 3 words or more the prefill writes past non_empty_tgids"),),
+         mix="generic"),
 ]
 
 BUGS = tuple(b for b, _ in CATALOG)

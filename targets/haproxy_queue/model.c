@@ -26,7 +26,8 @@ enum { SRV_OK, SRV_FULL, SRV_QUEUED, SRV_NOSRV, SRV_INTERNAL };
 
 /* lock ranks: SERVER_LOCK -> server queue -> proxy queue -> del_lock */
 enum { RANK_SERVER = 1, RANK_SRVQ = 2, RANK_PXQ = 3, RANK_DEL = 4 };
-/* lock ids as shown in traces: 0 big, 1 lbprm, 2 px queue, 10+i server i queue,
+/* lock ids as shown in traces: 0 big, 1 lbprm, 2 px queue, 10+i server i queue
+ * (thread group 0's; other groups: 40+g px, 3000+16i+g server i),
  * 20+i server i lock, 100+n del_lock of pendconn n */
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -45,6 +46,20 @@ struct hq_pendconn *hq_pc(int idx)
 		qf_fail(&v);
 	}
 	return p;
+}
+
+long hq_qlen_sum(const struct hq_queue *q0, const struct hq_queue *more)
+{
+	long n = q0->length;
+	for (int g = 1; g < W.ntgrp; g++)
+		n += more[g - 1].length;
+	return n;
+}
+
+/* the calling thread's group (tgid - 1) */
+static int my_tgrp(void)
+{
+	return W.tgrp_of[qf_self()];
 }
 
 int hq_usable(const struct hq_server *s)
@@ -191,7 +206,7 @@ static void qlen_add(struct hq_queue *q, long delta, int label, int total)
 {
 	qf_add(&q->length, delta, label);
 	if (total)
-		__atomic_add_fetch(&q->queueslength, delta, __ATOMIC_SEQ_CST);
+		__atomic_add_fetch(q->total, delta, __ATOMIC_SEQ_CST);
 }
 
 static int task_of(int strm)
@@ -319,8 +334,8 @@ static void sess_change_server(struct hq_stream *s, int newsrv, int reserved, lo
 
 static int may_dequeue_tasks(struct hq_server *s)
 {
-	if (!qf_load(&s->queue.queueslength, L_MD_SRVQLEN)) {
-		if (!qf_load(&W.px.queue.queueslength, L_MD_PXQLEN) || !hq_usable(s)) {
+	if (!qf_load(&s->queueslength, L_MD_SRVQLEN)) {
+		if (!qf_load(&W.px.queueslength, L_MD_PXQLEN) || !hq_usable(s)) {
 			note_nodeq(s, L_MD_PXQLEN);
 			return 0;
 		}
@@ -352,17 +367,19 @@ static void backup_drains(struct hq_server *srv)
 
 /* `drain`: this is a backup server and actives were up when the dequeue
  * began, so taking from the backend queue is the a8694654b bug. */
-static int pendconn_process_next_strm(struct hq_server *srv, int px_ok, int drain)
+static int pendconn_process_next_strm(struct hq_server *srv, int px_ok, int drain, int tg)
 {
+	/* thread group tg's queues of the server and of the proxy */
+	struct hq_queue *sq = HQ_TGQ(srv, tg), *pq = HQ_TGQ(&W.px, tg);
 	int p = -1, pp = -1, px_locked = 0;
-	if (qf_load(&srv->queue.length, L_PNS_SRVQLEN))
-		p = srv->queue.head;
-	if (px_ok && qf_load(&W.px.queue.length, L_PNS_PXQLEN)) {
-		qf_lock(&W.px.queue.lock, L_PNS_PXLOCK);
+	if (qf_load(&sq->length, L_PNS_SRVQLEN))
+		p = sq->head;
+	if (px_ok && qf_load(&pq->length, L_PNS_PXQLEN)) {
+		qf_lock(&pq->lock, L_PNS_PXLOCK);
 		px_locked = 1;
-		pp = W.px.queue.head;
+		pp = pq->head;
 		if (pp < 0) {
-			qf_unlock(&W.px.queue.lock, L_PNS_PXUNLOCK);
+			qf_unlock(&pq->lock, L_PNS_PXUNLOCK);
 			px_locked = 0;
 		}
 	}
@@ -378,9 +395,9 @@ static int pendconn_process_next_strm(struct hq_server *srv, int px_ok, int drai
 		int del = !BUG(HQ_BUG_NO_DEL_LOCK);
 		if (del)
 			qf_lock(&hq_pc(pp)->del_lock, L_PNS_DEL_LOCK);
-		qf_point(L_PNS_UNLINK, &W.px.queue);
-		q_unlink(&W.px.queue, pp);
-		qf_unlock(&W.px.queue.lock, L_PNS_PXUNLOCK);
+		qf_point(L_PNS_UNLINK, pq);
+		q_unlink(pq, pp);
+		qf_unlock(&pq->lock, L_PNS_PXUNLOCK);
 		/* without del_lock the owner may free the entry from here on (87154e301) */
 		hq_pc(pp)->strm_flags |= SF_ASSIGNED;
 		if (!del)
@@ -391,20 +408,20 @@ static int pendconn_process_next_strm(struct hq_server *srv, int px_ok, int drai
 		wake_res(strm, L_PNS_WAKE);
 		if (del)
 			qf_unlock(&W.pc[pp].del_lock, L_PNS_DEL_UNLOCK);
-		qlen_add(&W.px.queue, -1, L_PNS_PXLEN_DEC, 1);
+		qlen_add(pq, -1, L_PNS_PXLEN_DEC, 1);
 		return 1;
 	}
 	/* from the server queue */
 	if (px_locked)
-		qf_unlock(&W.px.queue.lock, L_PNS_PXUNLOCK);
+		qf_unlock(&pq->lock, L_PNS_PXUNLOCK);
 	struct hq_pendconn *e = hq_pc(p);
 	e->strm_flags |= SF_ASSIGNED;
 	e->target = srv->id;
 	W.strm[e->strm].srv_conn = srv->id;
 	wake_res(e->strm, L_PNS_WAKE);
-	qf_point(L_PNS_UNLINK, &srv->queue);
-	q_unlink(&srv->queue, p);
-	qlen_add(&srv->queue, -1, L_PNS_SRVLEN_DEC, 1);
+	qf_point(L_PNS_UNLINK, sq);
+	q_unlink(sq, p);
+	qlen_add(sq, -1, L_PNS_SRVLEN_DEC, 1);
 	return 1;
 }
 
@@ -446,32 +463,153 @@ static void arm_ready_srv(struct hq_server *s, int px_ok, int drain, int gave_up
 	}
 	qf_store(&W.px.ready_srv, s->id + 1, L_RS_STORE);
 	int locked = !BUG(HQ_BUG_RS_NOLOCK);
-	if (locked)
-		qf_lock(&s->queue.lock, L_RS_LOCK);
-	else
-		qf_note(L_RS_NOLOCK, s->id);
 	int got = 0;
-	if (reserve_slot(s, hq_dyn_maxconn(s), L_PSQ_RESERVE)) {
-		got = pendconn_process_next_strm(s, px_ok, drain);
-		if (!got)
-			qf_add(&s->served, -1, L_PSQ_UNRESERVE);
+	/* one pick, from each thread group's queues in turn until one gives */
+	for (int g = 0; g < W.ntgrp && !got; g++) {
+		struct hq_queue *q = HQ_TGQ(s, g);
+		if (locked)
+			qf_lock(&q->lock, L_RS_LOCK);
+		else
+			qf_note(L_RS_NOLOCK, s->id);
+		if (reserve_slot(s, hq_dyn_maxconn(s), L_PSQ_RESERVE)) {
+			got = pendconn_process_next_strm(s, px_ok, drain, g);
+			if (!got)
+				qf_add(&s->served, -1, L_PSQ_UNRESERVE);
+		}
+		if (locked)
+			qf_unlock(&q->lock, L_RS_UNLOCK);
 	}
-	if (locked)
-		qf_unlock(&s->queue.lock, L_RS_UNLOCK);
 	if (got && !BUG(HQ_BUG_RS_COUNTERS)) {
 		qf_add(&W.px.totpend, -1, L_RS_TOTPEND);
 		qf_add(&W.px.served, 1, L_RS_PXSERVED_INC);
 	}
 }
 
+/* ---- thread groups: process_srv_queue's non_empty_tgids --------------------- */
+
+#define TG_WORDS (HQ_MAX_TGRP / HQ_LONGBITS + 1)
+
+static int tg_test(const unsigned *w, int g)
+{
+	return (w[g / HQ_LONGBITS] >> (g % HQ_LONGBITS)) & 1u;
+}
+
+/* a verdict whose critical event is the running thread's step now */
+static void verdict_here(qf_verdict *v, int kind, int label, int object)
+{
+	qf_verdict_init(v, kind);
+	v->label_a = label;
+	v->object = object;
+	v->thread_a = qf_self();
+	v->step_a = qf_step();
+}
+
+/* a write past non_empty_tgids (nbtgroups / LONGBITS + 1 words on the stack) */
+static void tg_oob(int idx, int words)
+{
+	qf_verdict v;
+	verdict_here(&v, QF_SAFETY, L_INV_TG_OOB, -1);
+	snprintf(v.detail, sizeof v.detail,
+		 "process_srv_queue writes non_empty_tgids[%d], past its %d words (%d thread groups, %d bits a word)", idx,
+		 words, W.ntgrp, HQ_LONGBITS);
+	qf_fail(&v);
+}
+
+/* The prefill at the top of process_srv_queue: every group's bit set, whole
+ * words first, then bit by bit.  624969884: the whole-word index was
+ * nbtgroups - i instead of (nbtgroups - i) / LONGBITS, so from the second
+ * whole word on it writes the wrong word (or past the array) and leaves its
+ * own word unwritten.  That word is stack garbage upstream; the model reads
+ * it as 0: its groups look empty. */
+static void tg_prefill(unsigned *w)
+{
+	int n = W.ntgrp, words = n / HQ_LONGBITS + 1, i = n;
+	memset(w, 0, TG_WORDS * sizeof *w);
+	while (i >= HQ_LONGBITS) {
+		int idx = BUG(HQ_BUG_TGID_WORD) ? n - i : (n - i) / HQ_LONGBITS;
+		if (idx >= words)
+			tg_oob(idx, words);
+		w[idx] = (1u << HQ_LONGBITS) - 1;
+		i -= HQ_LONGBITS;
+	}
+	for (; i > 0; i--)
+		w[(n - i) / HQ_LONGBITS] |= 1u << ((n - i) % HQ_LONGBITS);
+}
+
+/* Group g gave nothing (empty, or another thread is dequeuing it): clear its
+ * bit.  Returns 1 once no group is left (curgrpnb 0), as the one group does. */
+static int tg_drop(unsigned *w, int g, int *curgrpnb)
+{
+	if (W.ntgrp == 1)
+		return 1;
+	w[g / HQ_LONGBITS] &= ~(1u << (g % HQ_LONGBITS));
+	return --*curgrpnb == 0;
+}
+
+/* The search for another group found no bit set but its own while
+ * curgrpnb still counts some: upstream's loop never ends (the watchdog's
+ * case).  In the fixed tree curgrpnb is the number of bits set, so it
+ * cannot happen there. */
+static void tg_spin(struct hq_server *s, int curgrpnb)
+{
+	qf_verdict v;
+	verdict_here(&v, QF_LIVELOCK, L_PSQ_TG_SPIN, s->id);
+	snprintf(v.detail, sizeof v.detail,
+		 "process_srv_queue on server %d: %d thread groups still counted, no other group's bit set: the search "
+		 "for one loops forever", s->id, curgrpnb);
+	qf_fail(&v);
+}
+
+/* Which group's queues this round takes from (3.2+): its own group's, up to
+ * MAX_SELF_USE_QUEUE picks (self_served counts them, modulo one more), then
+ * one from the next group whose bit is set after the last other one served
+ * (last_other_tgrp_served, 1-based).  *to_dequeue: how many it may take. */
+static int tg_pick(struct hq_server *s, const unsigned *w, int curgrpnb, int tgid, int *to_dequeue)
+{
+	struct hq_queue *own = HQ_TGQ(s, tgid);
+	long self = qf_load(&own->self_served, L_PSQ_SELF_SERVED) % (HQ_MAX_SELF_USE_QUEUE + 1);
+	int own_bit = tg_test(w, tgid);
+	if ((self == HQ_MAX_SELF_USE_QUEUE && (curgrpnb > 1 || !own_bit)) || !own_bit) {
+		long old = qf_load(&own->last_other, L_PSQ_LAST_OTHER);
+		for (;;) {
+			int next = (int)old + 1, turns = 0;
+			while (next == tgid + 1 || next == W.ntgrp + 1 || !tg_test(w, next - 1)) {
+				next = next == W.ntgrp + 1 ? 1 : next + 1;
+				if (++turns > 2 * (W.ntgrp + 1))
+					tg_spin(s, curgrpnb);
+			}
+			if (qf_cas(&own->last_other, old, next, L_PSQ_LAST_OTHER_CAS)) {
+				*to_dequeue = 1;
+				return next - 1;
+			}
+			old = __atomic_load_n(&own->last_other, __ATOMIC_SEQ_CST); /* what the failed CAS saw */
+		}
+	}
+	if (self == HQ_MAX_SELF_USE_QUEUE)
+		self = 0;
+	*to_dequeue = HQ_MAX_SELF_USE_QUEUE - (int)self;
+	return tgid;
+}
+
+/* One thread group: every round takes from its queues, with no bound but
+ * maxpollevents (upstream's split of a round after MAX_SELF_USE_QUEUE picks
+ * only adds an unlock and a lock there, and is left out so that one-group
+ * traces are those of the model before groups).  Several groups: the rounds
+ * follow tg_pick, and a group that gives nothing leaves the bitmap. */
 static void process_srv_queue(struct hq_server *s)
 {
 	int actives = any_active_usable();
 	int px_ok = BUG(HQ_BUG_BACKUP_DRAIN) ? hq_usable(s) : hq_px_ok(s);
 	int drain = s->backup && actives && px_ok;
 	int stop = 0, done = 0, gave_up = 0;
+	int groups = W.ntgrp > 1, tgid = my_tgrp(), curgrpnb = W.ntgrp;
+	unsigned tgids[TG_WORDS];
 	long maxconn;
+	if (groups)
+		tg_prefill(tgids);
 	for (;;) {
+		if (groups && stop && !BUG(HQ_BUG_NO_STOP))
+			break; /* curgrpnb 0, before reading served */
 		long served = qf_load(&s->served, L_PSQ_SERVED);
 		/* 19c5581b4: without `stop`, a free slot and an empty queue loop forever */
 		if ((stop && !BUG(HQ_BUG_NO_STOP)) || !(done < W.px.maxpollevents || served == 0))
@@ -479,48 +617,62 @@ static void process_srv_queue(struct hq_server *s)
 		maxconn = hq_dyn_maxconn(s);
 		if (served >= maxconn)
 			break;
+		int cur = 0, to_dequeue = -1; /* -1: no bound */
+		if (groups)
+			cur = tg_pick(s, tgids, curgrpnb, tgid, &to_dequeue);
+		struct hq_queue *q = HQ_TGQ(s, cur);
 		if (BUG(HQ_BUG_TRYLOCK)) {
-			if (!qf_trylock(&s->queue.lock, L_PSQ_TRYLOCK)) {
+			if (!qf_trylock(&q->lock, L_PSQ_TRYLOCK)) {
 				note_nodeq(s, L_PSQ_TRYLOCK);
 				gave_up = 1;
 				break; /* gives up if anybody holds the lock */
 			}
 		} else {
-			if (qf_xchg(&s->dequeuing, 1, L_PSQ_DEQ_XCHG)) {
+			if (qf_xchg(&q->dequeuing, 1, L_PSQ_DEQ_XCHG)) {
 				note_nodeq(s, L_PSQ_DEQ_XCHG);
 				gave_up = 1;
-				break; /* someone else is dequeuing */
+				/* someone else is dequeuing this group: on to the others */
+				if (tg_drop(tgids, cur, &curgrpnb))
+					break;
+				continue;
 			}
 			if (BUG(HQ_BUG_LOCK_ORDER))
-				qf_lock(&W.px.queue.lock, L_PSQ_PXLOCK_FIRST); /* proxy, then server: AB/BA */
-			qf_lock(&s->queue.lock, L_PSQ_LOCK);
+				qf_lock(&HQ_TGQ(&W.px, cur)->lock, L_PSQ_PXLOCK_FIRST); /* proxy, then server: AB/BA */
+			qf_lock(&q->lock, L_PSQ_LOCK);
 			if (BUG(HQ_BUG_LOCK_ORDER))
-				qf_unlock(&W.px.queue.lock, L_PNS_PXUNLOCK);
+				qf_unlock(&HQ_TGQ(&W.px, cur)->lock, L_PNS_PXUNLOCK);
 		}
-		for (;;) {
+		while (to_dequeue != 0) {
+			int got;
 			if (BUG(HQ_BUG_SERVED_CHECK)) {
 				if (qf_load(&s->served, L_PSQ_SERVED) >= maxconn)
 					break;
-				stop = !pendconn_process_next_strm(s, px_ok, drain);
-				if (stop)
-					break;
-				served_inc(s, maxconn, L_PSQ_SERVED_INC);
+				got = pendconn_process_next_strm(s, px_ok, drain, cur);
+				if (got)
+					served_inc(s, maxconn, L_PSQ_SERVED_INC);
 			} else {
 				if (!reserve_slot(s, maxconn, L_PSQ_RESERVE))
 					break;
-				stop = !pendconn_process_next_strm(s, px_ok, drain);
-				if (stop) {
+				got = pendconn_process_next_strm(s, px_ok, drain, cur);
+				if (!got)
 					qf_add(&s->served, -1, L_PSQ_UNRESERVE);
-					break;
-				}
+			}
+			if (!got) {
+				stop = tg_drop(tgids, cur, &curgrpnb);
+				break;
+			}
+			if (groups) {
+				to_dequeue--;
+				if (cur == tgid)
+					qf_add(&q->self_served, 1, L_PSQ_SELF_INC);
 			}
 			done++;
 			if (done >= W.px.maxpollevents)
 				break;
 		}
 		if (!BUG(HQ_BUG_TRYLOCK))
-			qf_store(&s->dequeuing, 0, L_PSQ_DEQ_CLR);
-		qf_unlock(&s->queue.lock, L_PSQ_UNLOCK);
+			qf_store(&q->dequeuing, 0, L_PSQ_DEQ_CLR);
+		qf_unlock(&q->lock, L_PSQ_UNLOCK);
 	}
 	if (done) {
 		qf_add(&W.px.totpend, -done, L_PSQ_TOTPEND);
@@ -553,7 +705,9 @@ static int pendconn_add(struct hq_stream *s)
 	p->key = __atomic_fetch_add(&W.seq, 1, __ATOMIC_RELAXED); /* time order: the clock never goes back */
 	qf_lock_init(&p->del_lock, 100 + idx, RANK_DEL);
 	s->pend_pos = idx;
-	struct hq_queue *q = (s->flags & SF_ASSIGNED) ? &W.srv[s->target].queue : &W.px.queue;
+	/* the queue of the calling thread's group */
+	int tg = my_tgrp();
+	struct hq_queue *q = (s->flags & SF_ASSIGNED) ? HQ_TGQ(&W.srv[s->target], tg) : HQ_TGQ(&W.px, tg);
 	p->queue = q;
 	/* the length is published before the entry exists in the queue */
 	qlen_add(q, 1, L_PADD_LENGTH, 1);
@@ -672,7 +826,7 @@ static int lb_has_room(struct hq_server *sv)
 {
 	if (!sv->maxconn)
 		return 1;
-	if (qf_load(&sv->queue.queueslength, L_LB_QLEN))
+	if (qf_load(&sv->queueslength, L_LB_QLEN))
 		return 0;
 	return qf_load(&sv->served, L_LB_SERVED) < hq_dyn_maxconn(sv);
 }
@@ -763,7 +917,7 @@ static int lb_pick(struct hq_stream *s)
 			struct hq_server *v = &W.srv[sv];
 			if (!lb_eligible(v))
 				continue;
-			long load = qf_load(&v->served, L_LB_SERVED) + qf_load(&v->queue.queueslength, L_LB_QLEN);
+			long load = qf_load(&v->served, L_LB_SERVED) + qf_load(&v->queueslength, L_LB_QLEN);
 			if (v->maxconn && load >= hq_dyn_maxconn(v) + v->maxqueue)
 				continue;
 			if (pick < 0 || load < best) {
@@ -797,7 +951,7 @@ static int assign_server(struct hq_stream *s)
 	}
 	if (W.px.balance == LB_ROUNDROBIN || W.px.balance == LB_FIRST) {
 		/* skip-LB shortcut: others are queued, join them without looking */
-		long qlen = qf_load(&W.px.queue.queueslength, L_AS_SKIP_PXQLEN);
+		long qlen = qf_load(&W.px.queueslength, L_AS_SKIP_PXQLEN);
 		if (qlen && qlen != qf_load(&W.px.beconn, L_AS_SKIP_BECONN) &&
 		    (BUG(HQ_BUG_SKIPLB_SERVED) || qf_load(&W.px.served, L_AS_SKIP_PXSERVED))) {
 			/* oracle bookkeeping: the case ca275d99c rules out, named as such */
@@ -847,7 +1001,7 @@ balance_again:
 		if (srv->maxconn) {
 			int reserved = 0, full;
 			long limit = 0;
-			if (qf_load(&srv->queue.length, L_ASQ_QLEN)) {
+			if (qf_load(&HQ_TGQ(srv, my_tgrp())->length, L_ASQ_QLEN)) {
 				full = 1;
 				note_full(s, L_ASQ_QLEN);
 			} else if (BUG(HQ_BUG_SERVED_CHECK)) {
@@ -863,7 +1017,7 @@ balance_again:
 			}
 			if (full) {
 				qf_note(L_ASQ_FULL, srv->id);
-				if (srv->maxqueue > 0 && qf_load(&srv->queue.queueslength, L_ASQ_MAXQUEUE) >= srv->maxqueue)
+				if (srv->maxqueue > 0 && qf_load(&srv->queueslength, L_ASQ_MAXQUEUE) >= srv->maxqueue)
 					return SRV_FULL;
 				return pendconn_add(s) >= 0 ? SRV_QUEUED : SRV_INTERNAL;
 			}
@@ -1235,29 +1389,44 @@ static void process_stream(struct hq_stream *s)
 
 static void pendconn_redistribute_px(struct hq_server *s);
 
+/* pendconn_redistribute's loop: every thread group's queue (q0, then more[])
+ * emptied, each entry's stream woken to go back to LB (`unassign`: no longer
+ * bound to the server); labels: lock, unlink, wake, unlock, length */
+static void redistribute_queues(struct hq_queue *q0, struct hq_queue *more, const int *labels, int unassign)
+{
+	int n = 0;
+	for (int g = 0; g < W.ntgrp; g++) {
+		struct hq_queue *q = g ? &more[g - 1] : q0;
+		int local = 0;
+		qf_lock(&q->lock, labels[0]);
+		for (int idx = q->head; idx >= 0;) {
+			struct hq_pendconn *p = hq_pc(idx);
+			int next = p->next;
+			qf_point(labels[1], q);
+			q_unlink(q, idx);
+			if (unassign)
+				p->strm_flags &= ~(SF_DIRECT | SF_ASSIGNED);
+			wake_res(p->strm, labels[2]);
+			local++;
+			idx = next;
+		}
+		qf_unlock(&q->lock, labels[3]);
+		if (local)
+			qlen_add(q, -local, labels[4], 1);
+		n += local;
+	}
+	if (n)
+		qf_add(&W.px.totpend, -n, labels[4]);
+}
+
 static void pendconn_redistribute(struct hq_server *s)
 {
 	if (!W.px.redispatch) {
 		pendconn_redistribute_px(s);
 		return;
 	}
-	int n = 0;
-	qf_lock(&s->queue.lock, L_RD_LOCK);
-	for (int idx = s->queue.head; idx >= 0;) {
-		struct hq_pendconn *p = hq_pc(idx);
-		int next = p->next;
-		qf_point(L_RD_UNLINK, &s->queue);
-		q_unlink(&s->queue, idx);
-		p->strm_flags &= ~(SF_DIRECT | SF_ASSIGNED);
-		wake_res(p->strm, L_RD_WAKE);
-		n++;
-		idx = next;
-	}
-	qf_unlock(&s->queue.lock, L_RD_UNLOCK);
-	if (n) {
-		qlen_add(&s->queue, -n, L_RD_LENGTH, 1);
-		qf_add(&W.px.totpend, -n, L_RD_LENGTH);
-	}
+	static const int labels[] = {L_RD_LOCK, L_RD_UNLINK, L_RD_WAKE, L_RD_UNLOCK, L_RD_LENGTH};
+	redistribute_queues(&s->queue, s->tgq, labels, 1);
 	pendconn_redistribute_px(s);
 }
 
@@ -1277,48 +1446,40 @@ static void pendconn_redistribute_px(struct hq_server *s)
 		qf_note(L_RD_SKIP_PX, s->id);
 		return;
 	}
-	int n = 0;
-	qf_lock(&W.px.queue.lock, L_RD_PX_LOCK);
-	for (int idx = W.px.queue.head; idx >= 0;) {
-		struct hq_pendconn *p = hq_pc(idx);
-		int next = p->next;
-		qf_point(L_RD_PX_UNLINK, &W.px.queue);
-		q_unlink(&W.px.queue, idx);
-		wake_res(p->strm, L_RD_PX_WAKE);
-		n++;
-		idx = next;
-	}
-	qf_unlock(&W.px.queue.lock, L_RD_PX_UNLOCK);
-	if (n) {
-		qlen_add(&W.px.queue, -n, L_RD_PX_LENGTH, 1);
-		qf_add(&W.px.totpend, -n, L_RD_PX_LENGTH);
-	}
+	static const int labels[] = {L_RD_PX_LOCK, L_RD_PX_UNLINK, L_RD_PX_WAKE, L_RD_PX_UNLOCK, L_RD_PX_LENGTH};
+	redistribute_queues(&W.px.queue, W.px.tgq, labels, 0);
 }
 
 static void pendconn_grab_from_px(struct hq_server *s)
 {
 	if (!hq_px_ok(s))
 		return;
+	/* (older than thread groups: the model takes each group's queue in turn) */
 	int n = 0;
-	qf_lock(&W.px.queue.lock, L_GR_LOCK);
-	long maxconn = hq_dyn_maxconn(s);
-	for (int idx = W.px.queue.head; idx >= 0;) {
-		if (s->maxconn && s->served + n >= maxconn)
-			break;
-		struct hq_pendconn *p = hq_pc(idx);
-		int next = p->next;
-		qf_point(L_GR_UNLINK, &W.px.queue);
-		q_unlink(&W.px.queue, idx);
-		p->target = s->id; /* no slot reserved: the 111ea83ed problem */
-		wake_res(p->strm, L_GR_WAKE);
-		n++;
-		idx = next;
+	for (int g = 0; g < W.ntgrp; g++) {
+		struct hq_queue *q = HQ_TGQ(&W.px, g);
+		int local = 0;
+		qf_lock(&q->lock, L_GR_LOCK);
+		long maxconn = hq_dyn_maxconn(s);
+		for (int idx = q->head; idx >= 0;) {
+			if (s->maxconn && s->served + n + local >= maxconn)
+				break;
+			struct hq_pendconn *p = hq_pc(idx);
+			int next = p->next;
+			qf_point(L_GR_UNLINK, q);
+			q_unlink(q, idx);
+			p->target = s->id; /* no slot reserved: the 111ea83ed problem */
+			wake_res(p->strm, L_GR_WAKE);
+			local++;
+			idx = next;
+		}
+		qf_unlock(&q->lock, L_GR_UNLOCK);
+		if (local)
+			qlen_add(q, -local, L_GR_LENGTH, 1);
+		n += local;
 	}
-	qf_unlock(&W.px.queue.lock, L_GR_UNLOCK);
-	if (n) {
-		qlen_add(&W.px.queue, -n, L_GR_LENGTH, 1);
+	if (n)
 		qf_add(&W.px.totpend, -n, L_GR_LENGTH);
-	}
 }
 
 /* srv_update_status (the server no longer runs) and srv_detach (deleted):
@@ -1352,7 +1513,7 @@ static void delete_server(struct hq_server *s)
 	 * the server is detached, so a warmup tick already under way ends first */
 	while (__atomic_load_n(&s->in_warmup, __ATOMIC_SEQ_CST))
 		qf_yield(L_ADM_DELETE_WAIT);
-	int busy = !s->down || s->deleted || s->served || s->cur_sess || s->queue.length;
+	int busy = !s->down || s->deleted || s->served || s->cur_sess || HQ_QLEN(s);
 	for (int i = 0; i < W.nreq && !busy; i++)
 		busy = W.strm[i].state != ST_INI && W.strm[i].state != ST_CLO &&
 		       (W.strm[i].target == s->id || W.strm[i].srv_conn == s->id);
@@ -1521,12 +1682,14 @@ static void hq_thread_main(int tid)
 	}
 }
 
-static void queue_init(struct hq_queue *q, int sv, int lock_id, int rank)
+static void queue_init(struct hq_queue *q, int sv, int tgrp, int lock_id, int rank, long *total)
 {
 	memset(q, 0, sizeof *q);
 	qf_lock_init(&q->lock, lock_id, rank);
 	q->head = q->tail = -1;
 	q->sv = sv;
+	q->tgrp = tgrp;
+	q->total = total;
 }
 
 #define FAIL(...)                                          \
@@ -1556,9 +1719,18 @@ static int hq_setup(const int32_t *wl, int n, uint32_t variant, char *err, int e
 	if (wl[HQ_H_TQUEUE] < 1)
 		FAIL("timeout_queue must be >= 1");
 
+	/* thread groups: nbtgroups, each thread in one, contiguous and even as
+	 * upstream spreads them (thread t in group t * groups / threads) */
+	int ntg = wl[HQ_H_TGROUPS];
+	if (ntg < 1 || ntg > nth)
+		FAIL("tgroups must be 1..threads (%d)", nth);
+
 	memset(&W, 0, offsetof(struct hq_world, pc));
 	W.variant = variant;
 	W.nthreads = nth;
+	W.ntgrp = ntg;
+	for (int t = 0; t < nth; t++)
+		W.tgrp_of[t] = t * ntg / nth;
 	W.nsrv = nsrv;
 	W.nreq = nreq;
 	W.nev = nev;
@@ -1572,7 +1744,8 @@ static int hq_setup(const int32_t *wl, int n, uint32_t variant, char *err, int e
 	px->draws = wl[HQ_H_DRAWS];
 	if (px->retries < 0 || px->draws < 1)
 		FAIL("retries must be >= 0 and draws >= 1");
-	queue_init(&px->queue, -1, 2, RANK_PXQ);
+	for (int g = 0; g < ntg; g++) /* lock ids: group 0's as before groups, 40 + g for the others */
+		queue_init(HQ_TGQ(px, g), -1, g, g ? 40 + g : 2, RANK_PXQ, &px->queueslength);
 	qf_lock_init(&px->lb_lock, 1, 0);
 	qf_lock_init(&px->big, 0, 0);
 
@@ -1589,7 +1762,8 @@ static int hq_setup(const int32_t *wl, int n, uint32_t variant, char *err, int e
 		if (s->maxconn < 0 || s->maxqueue < 0 || s->weight < 0 || p[6] < 0)
 			FAIL("server %d: negative setting", i);
 		qf_lock_init(&s->lock, 20 + i, RANK_SERVER);
-		queue_init(&s->queue, i, 10 + i, RANK_SRVQ);
+		for (int g = 0; g < ntg; g++) /* lock ids: group 0's as before groups, 3000 + 16 i + g for the others */
+			queue_init(HQ_TGQ(s, g), i, g, g ? 3000 + 16 * i + g : 10 + i, RANK_SRVQ, &s->queueslength);
 		s->nodeq_step = s->nodeq_label = s->nodeq_thread = -1;
 		s->slowstart = (uint32_t)p[6];
 		s->warmup_task = -1;

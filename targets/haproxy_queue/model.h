@@ -35,6 +35,7 @@
 #define HQ_BUG_RS_DELETE (1u << 19)   /* 0144426df: ready_srv reset by load-then-store on down, not at all on delete */
 #define HQ_BUG_RS_UNLOCK (1u << 20)   /* e9d34f991: the ready_srv path returns with the queue lock held */
 #define HQ_BUG_WOKEN_RES (1u << 21)   /* 13c344516: TASK_WOKEN_RES not mapped to a stream event */
+#define HQ_BUG_TGID_WORD (1u << 24)   /* 624969884: non_empty_tgids prefilled at word nbtgroups - i, not (nbtgroups - i) / LONGBITS */
 /* ablations: not upstream fixes; each removes one dequeue the 2026 tree does, so
  * tests can show that the model needs it (tests/test_model_2026.py) */
 #define HQ_ABLATE_WARMUP_DEQ (1u << 22) /* server_warmup() raises the limit but does not call process_srv_queue() */
@@ -42,9 +43,9 @@
 #define HQ_COARSE (1u << 31)           /* one giant lock around every task: correct by construction */
 
 /* ---- workload layout (packed by targets/haproxy_queue/__init__.py) ----- */
-#define HQ_LAYOUT 3
+#define HQ_LAYOUT 4
 enum { HQ_H_LAYOUT, HQ_H_THREADS, HQ_H_NSRV, HQ_H_NREQ, HQ_H_NEV, HQ_H_BALANCE, HQ_H_TQUEUE, HQ_H_REDISP,
-       HQ_H_MAXPOLL, HQ_H_FULLCONN, HQ_H_RETRIES, HQ_H_DRAWS, HQ_H_SIZE };
+       HQ_H_MAXPOLL, HQ_H_FULLCONN, HQ_H_RETRIES, HQ_H_DRAWS, HQ_H_TGROUPS, HQ_H_SIZE };
 #define HQ_SRV_INTS 7 /* maxconn, minconn, maxqueue, weight, backup, down, slowstart (0: none) */
 #define HQ_REQ_INTS 8 /* at, thread, duration, key, cookie (server index, -1: none), poke (time, -1: none), tick (time, -1: none), fails */
 #define HQ_EV_INTS 5  /* at, thread, action, server, value */
@@ -57,6 +58,13 @@ enum { PATH_NONE = 0, PATH_SERVER = 1, PATH_BACKEND = 2 };
 #define HQ_MAX_REQ 64
 #define HQ_MAX_EV 16
 #define HQ_MAX_PC 2048
+/* thread groups (3.2+: a queue per group, process_srv_queue's non_empty_tgids
+ * bitmap).  Upstream's word is a long (LONGBITS 64, MAX_TGROUPS 32); the model's
+ * word is 2 bits wide, so that 4 groups already reach the bitmap's second
+ * word, where 624969884's wrong index lives. */
+#define HQ_MAX_TGRP QF_MAX_THREADS
+#define HQ_LONGBITS 2
+#define HQ_MAX_SELF_USE_QUEUE 9 /* upstream's default: own-group picks before one from another group */
 
 /* ---- trace labels: one per modelled upstream step --------------------- */
 #define HQ_LABELS(X)                                                                   \
@@ -241,7 +249,13 @@ enum { PATH_NONE = 0, PATH_SERVER = 1, PATH_BACKEND = 2 };
 	X(L_RESP_CONNERR, "connection failed: 503 sC")                                                       \
 	X(L_RND_FULL, "LB random: the drawn server is full -> FULL (servers not drawn are not looked at)") \
 	X(L_ADM_DELETE_WAIT, "admin: del server waits for the warmup task to leave (thread isolation)")      \
-	X(L_WU_PENDING, "slowstart: the limit rose since the last warmup tick, which is still to run (F7)")
+	X(L_WU_PENDING, "slowstart: the limit rose since the last warmup tick, which is still to run (F7)")            \
+	X(L_PSQ_SELF_SERVED, "process_srv_queue: read own group's self_served")                              \
+	X(L_PSQ_LAST_OTHER, "process_srv_queue: read last_other_tgrp_served")                                 \
+	X(L_PSQ_LAST_OTHER_CAS, "process_srv_queue: CAS last_other_tgrp_served to the next non-empty group")  \
+	X(L_PSQ_SELF_INC, "process_srv_queue: own group's self_served++")                                     \
+	X(L_PSQ_TG_SPIN, "process_srv_queue: no other group's bit is set: the search for one never ends")       \
+	X(L_INV_TG_OOB, "invariant: process_srv_queue writes inside non_empty_tgids")
 
 #define X(e, s) e,
 enum hq_label { HQ_LABELS(X) HQ_NLABELS };
@@ -253,12 +267,17 @@ enum { ST_INI, ST_REQ, ST_QUE, ST_ASS, ST_EST, ST_CLO, ST_CER, ST_TAR };
 #define SF_DIRECT 2
 #define SF_CURR_SESS 4
 
+/* one thread group's queue of a server or of the proxy (upstream per_tgrp[g]) */
 struct hq_queue {
 	qf_lock_t lock;
 	long length;  /* atomic, read without the lock all over */
-	long queueslength; /* 3.2: the server's/proxy's total over thread groups (one group here); LB reads it */
+	long *total;  /* 3.2: the owner's queueslength, its total over thread groups; LB reads it */
 	int head, tail; /* linked list of pendconn indexes, oldest first */
 	int sv;       /* server index, -1 for the backend queue */
+	int tgrp;     /* its thread group, 0-based */
+	/* server queues only (per_tgrp[g] of the server) */
+	long dequeuing; /* b11495652 */
+	long self_served, last_other; /* own-group picks so far, the last other group served (1-based, 0: none) */
 };
 
 struct hq_server {
@@ -270,9 +289,10 @@ struct hq_server {
 	long down;    /* maintenance */
 	int deleted;  /* del server: detached from the proxy */
 	long served, cur_sess;
-	long dequeuing; /* b11495652 */
 	qf_lock_t lock; /* SERVER_LOCK */
-	struct hq_queue queue;
+	struct hq_queue queue; /* thread group 0's (HQ_TGQ) */
+	struct hq_queue tgq[HQ_MAX_TGRP - 1]; /* groups 1.. */
+	long queueslength;
 	/* oracle bookkeeping: the last time a release-side path chose not to dequeue */
 	int nodeq_step, nodeq_label, nodeq_thread;
 	/* slowstart: SRV_ST_STARTING since last_change, ramping over `slowstart` */
@@ -332,7 +352,9 @@ struct hq_proxy {
 	int balance, redispatch, maxpollevents, fullconn;
 	uint32_t timeout_queue;
 	long served, beconn, totpend;
-	struct hq_queue queue;
+	struct hq_queue queue; /* thread group 0's (HQ_TGQ) */
+	struct hq_queue tgq[HQ_MAX_TGRP - 1];
+	long queueslength;
 	qf_lock_t lb_lock;
 	qf_lock_t big; /* coarse only */
 	int rr_next;
@@ -349,6 +371,8 @@ struct hq_proxy {
 struct hq_world {
 	uint32_t variant;
 	int nthreads, nsrv, nreq, nev, npc;
+	int ntgrp;                    /* thread groups (nbtgroups), 1 by default */
+	int tgrp_of[QF_MAX_THREADS];  /* each thread's group, 0-based (tgid - 1) */
 	uint32_t seq;
 	struct hq_proxy px;
 	struct hq_server srv[HQ_MAX_SRV];
@@ -363,6 +387,10 @@ extern struct hq_world W;
 #define BUG(b) ((W.variant & (b)) != 0)
 #define POKE_BASE (-1000)
 #define WARMUP_BASE (-2000) /* task_kind of server i's warmup task: WARMUP_BASE - i */
+/* thread group g's queue of a server or of the proxy (both have queue and tgq) */
+#define HQ_TGQ(o, g) ((g) ? &(o)->tgq[(g) - 1] : &(o)->queue)
+/* a server's or the proxy's queue length summed over its thread groups */
+#define HQ_QLEN(o) hq_qlen_sum(&(o)->queue, (o)->tgq)
 
 /* shared between model.c and oracle.c */
 long hq_dyn_maxconn(const struct hq_server *s);
@@ -371,6 +399,7 @@ long hq_ramp_ratio(const struct hq_server *s);
 int hq_usable(const struct hq_server *s);
 int hq_px_ok(const struct hq_server *s);
 struct hq_pendconn *hq_pc(int idx);
+long hq_qlen_sum(const struct hq_queue *q0, const struct hq_queue *more);
 void hq_oracle_quiescent(void);
 void hq_oracle_finish(void);
 void hq_oracle_queue_timeout(struct hq_stream *s);

@@ -56,35 +56,41 @@ static void check_invariants(void)
 				 s->maxconn_peak);
 			fail_inv(L_INV_CURSESS, i, buf);
 		}
-		int linked = count_linked(&s->queue);
-		if (linked < 0)
-			fail_inv(L_INV_QLEN, i, "server queue: the linked list has a cycle");
-		if (s->queue.length != linked) {
-			snprintf(buf, sizeof buf, "server %d: queue.length %ld but %d entries linked", i, s->queue.length,
-				 linked);
-			fail_inv(L_INV_QLEN, i, buf);
+		for (int g = 0; g < W.ntgrp; g++) { /* each thread group's queue */
+			const struct hq_queue *q = HQ_TGQ(s, g);
+			int linked = count_linked(q);
+			if (linked < 0)
+				fail_inv(L_INV_QLEN, i, "server queue: the linked list has a cycle");
+			if (q->length != linked) {
+				snprintf(buf, sizeof buf, "server %d: queue.length %ld but %d entries linked", i, q->length,
+					 linked);
+				fail_inv(L_INV_QLEN, i, buf);
+			}
 		}
-		if (s->queue.queueslength != s->queue.length) {
-			snprintf(buf, sizeof buf, "server %d: queueslength %ld but queue.length %ld", i, s->queue.queueslength,
-				 s->queue.length);
+		if (s->queueslength != HQ_QLEN(s)) {
+			snprintf(buf, sizeof buf, "server %d: queueslength %ld but queue.length %ld", i, s->queueslength,
+				 HQ_QLEN(s));
 			fail_inv(L_INV_QUEUESLENGTH, i, buf);
 		}
 		sum_served += s->served;
-		sum_len += s->queue.length;
+		sum_len += HQ_QLEN(s);
 	}
-	int linked = count_linked(&W.px.queue);
-	if (linked < 0)
-		fail_inv(L_INV_QLEN, -1, "backend queue: the linked list has a cycle");
-	if (W.px.queue.length != linked) {
-		snprintf(buf, sizeof buf, "backend: queue.length %ld but %d entries linked", W.px.queue.length, linked);
-		fail_inv(L_INV_QLEN, -1, buf);
+	for (int g = 0; g < W.ntgrp; g++) {
+		const struct hq_queue *q = HQ_TGQ(&W.px, g);
+		int linked = count_linked(q);
+		if (linked < 0)
+			fail_inv(L_INV_QLEN, -1, "backend queue: the linked list has a cycle");
+		if (q->length != linked) {
+			snprintf(buf, sizeof buf, "backend: queue.length %ld but %d entries linked", q->length, linked);
+			fail_inv(L_INV_QLEN, -1, buf);
+		}
 	}
-	if (W.px.queue.queueslength != W.px.queue.length) {
-		snprintf(buf, sizeof buf, "backend: queueslength %ld but queue.length %ld", W.px.queue.queueslength,
-			 W.px.queue.length);
+	if (W.px.queueslength != HQ_QLEN(&W.px)) {
+		snprintf(buf, sizeof buf, "backend: queueslength %ld but queue.length %ld", W.px.queueslength,
+			 HQ_QLEN(&W.px));
 		fail_inv(L_INV_QUEUESLENGTH, -1, buf);
 	}
-	sum_len += W.px.queue.length;
+	sum_len += HQ_QLEN(&W.px);
 	if (W.px.served != sum_served) {
 		snprintf(buf, sizeof buf, "px.served %ld but servers hold %ld", W.px.served, sum_served);
 		fail_inv(L_INV_PXSERVED, -1, buf);
@@ -137,10 +143,14 @@ static void find_stranded(void)
 		struct hq_server *s = &W.srv[i];
 		if (!hq_usable(s) || !has_free_slot(s))
 			continue;
-		for (int e = s->queue.head; e >= 0; e = W.pc[e].next)
-			mark_stranded(&W.strm[W.pc[e].strm], PATH_SERVER, i, s);
+		for (int g = 0; g < W.ntgrp; g++)
+			for (int e = HQ_TGQ(s, g)->head; e >= 0; e = W.pc[e].next)
+				mark_stranded(&W.strm[W.pc[e].strm], PATH_SERVER, i, s);
 	}
-	if (W.px.queue.head < 0)
+	int px_linked = 0;
+	for (int g = 0; g < W.ntgrp; g++)
+		px_linked |= HQ_TGQ(&W.px, g)->head >= 0;
+	if (!px_linked)
 		return;
 	/* pre-53f52e67a: left behind when the last server went down; only
 	 * `timeout queue` (or a server coming back) ends them */
@@ -148,15 +158,16 @@ static void find_stranded(void)
 	for (int i = 0; i < W.nsrv; i++)
 		any_usable |= hq_usable(&W.srv[i]);
 	if (!any_usable && W.px.orphan_before) {
-		for (int e = W.px.queue.head; e >= 0; e = W.pc[e].next) {
-			struct hq_stream *o = &W.strm[W.pc[e].strm];
-			if (W.pc[e].key >= W.px.orphan_before || o->stranded_since != QF_ETERNITY)
-				continue;
-			mark_stranded(o, PATH_BACKEND, W.px.orphan_srv, 0);
-			o->strand_rel_step = W.px.orphan_step;
-			o->strand_rel_label = L_RD_SKIP_PX;
-			o->strand_rel_thread = W.px.orphan_thread;
-		}
+		for (int g = 0; g < W.ntgrp; g++)
+			for (int e = HQ_TGQ(&W.px, g)->head; e >= 0; e = W.pc[e].next) {
+				struct hq_stream *o = &W.strm[W.pc[e].strm];
+				if (W.pc[e].key >= W.px.orphan_before || o->stranded_since != QF_ETERNITY)
+					continue;
+				mark_stranded(o, PATH_BACKEND, W.px.orphan_srv, 0);
+				o->strand_rel_step = W.px.orphan_step;
+				o->strand_rel_label = L_RD_SKIP_PX;
+				o->strand_rel_thread = W.px.orphan_thread;
+			}
 		return;
 	}
 	/* any server allowed to take from the backend queue with a free slot;
@@ -169,8 +180,9 @@ static void find_stranded(void)
 	}
 	if (!best)
 		return;
-	for (int e = W.px.queue.head; e >= 0; e = W.pc[e].next)
-		mark_stranded(&W.strm[W.pc[e].strm], PATH_BACKEND, best->id, best);
+	for (int g = 0; g < W.ntgrp; g++)
+		for (int e = HQ_TGQ(&W.px, g)->head; e >= 0; e = W.pc[e].next)
+			mark_stranded(&W.strm[W.pc[e].strm], PATH_BACKEND, best->id, best);
 }
 
 void hq_oracle_quiescent(void)
@@ -247,14 +259,14 @@ void hq_oracle_finish(void)
 		}
 	check_invariants();
 	for (int i = 0; i < W.nsrv; i++)
-		if (W.srv[i].served || W.srv[i].cur_sess || W.srv[i].queue.length) {
+		if (W.srv[i].served || W.srv[i].cur_sess || HQ_QLEN(&W.srv[i])) {
 			snprintf(buf, sizeof buf, "server %d ends with served %ld, cur_sess %ld, queue %ld", i,
-				 W.srv[i].served, W.srv[i].cur_sess, W.srv[i].queue.length);
+				 W.srv[i].served, W.srv[i].cur_sess, HQ_QLEN(&W.srv[i]));
 			fail_inv(L_INV_LEAK, i, buf);
 		}
-	if (W.px.served || W.px.beconn || W.px.queue.length || W.px.totpend) {
+	if (W.px.served || W.px.beconn || HQ_QLEN(&W.px) || W.px.totpend) {
 		snprintf(buf, sizeof buf, "backend ends with served %ld, beconn %ld, queue %ld, totpend %ld", W.px.served,
-			 W.px.beconn, W.px.queue.length, W.px.totpend);
+			 W.px.beconn, HQ_QLEN(&W.px), W.px.totpend);
 		fail_inv(L_INV_LEAK, -1, buf);
 	}
 }
@@ -265,13 +277,13 @@ int hq_snapshot(int32_t *out)
 {
 	int n = 0;
 	out[n++] = (int32_t)W.px.served;
-	out[n++] = (int32_t)W.px.queue.length;
+	out[n++] = (int32_t)HQ_QLEN(&W.px);
 	out[n++] = (int32_t)W.px.beconn;
 	out[n++] = (int32_t)W.px.totpend;
 	for (int i = 0; i < W.nsrv && n + 3 <= QF_MAX_COUNTERS; i++) {
 		out[n++] = (int32_t)W.srv[i].served;
 		out[n++] = (int32_t)W.srv[i].cur_sess;
-		out[n++] = (int32_t)W.srv[i].queue.length;
+		out[n++] = (int32_t)HQ_QLEN(&W.srv[i]);
 	}
 	return n;
 }
@@ -284,11 +296,11 @@ static uint32_t bucket(long v)
 /* coverage feedback: a bucketed picture of the queues at a quiescent point */
 uint32_t hq_abstract_state(void)
 {
-	uint32_t h = bucket(W.px.served) | bucket(W.px.queue.length) << 2;
+	uint32_t h = bucket(W.px.served) | bucket(HQ_QLEN(&W.px)) << 2;
 	int stranded = 0;
 	for (int i = 0; i < W.nreq; i++)
 		stranded |= W.strm[i].stranded_since != QF_ETERNITY;
 	for (int i = 0; i < W.nsrv && i < 4; i++)
-		h |= (bucket(W.srv[i].served) | bucket(W.srv[i].queue.length) << 2) << (4 + 4 * i);
+		h |= (bucket(W.srv[i].served) | bucket(HQ_QLEN(&W.srv[i])) << 2) << (4 + 4 * i);
 	return h << 1 | (uint32_t)stranded;
 }
