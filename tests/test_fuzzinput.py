@@ -51,7 +51,7 @@ def test_short_inputs_give_small_workloads(data):
         assert size["requests"] == size["events"] == 0 and not scheduler.data
 
 
-WORKLOAD_MAX = 2 + 4 + 2 * 15 + 2 * 3  # header, servers, requests, events: the longest workload section
+WORKLOAD_MAX = 2 + 4 + 2 + 2 * 15 + 2 * 3  # header, servers, the version-3 pair, requests, events: the longest
 
 
 @given(st.binary(min_size=WORKLOAD_MAX, max_size=WORKLOAD_MAX + 20), st.binary(max_size=10))

@@ -161,7 +161,14 @@ static void find_stranded(void)
 		for (int g = 0; g < W.ntgrp; g++)
 			for (int e = HQ_TGQ(&W.px, g)->head; e >= 0; e = W.pc[e].next) {
 				struct hq_stream *o = &W.strm[W.pc[e].strm];
-				if (W.pc[e].key >= W.px.orphan_before || o->stranded_since != QF_ETERNITY)
+				if (W.pc[e].key >= W.px.orphan_before)
+					continue;
+				/* stranded earlier with no release decision on record (e.g. a
+				 * free slot made by an uncounted 111ea83ed grab): from here on
+				 * its timeout is decided by the queue being left behind, which
+				 * the 53f52e67a fix turns into a 503 at once */
+				if (o->stranded_since != QF_ETERNITY &&
+				    (o->strand_path != PATH_BACKEND || o->strand_rel_label >= 0))
 					continue;
 				mark_stranded(o, PATH_BACKEND, W.px.orphan_srv, 0);
 				o->strand_rel_step = W.px.orphan_step;

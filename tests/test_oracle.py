@@ -1,0 +1,43 @@
+"""What the haproxy_queue STUCK oracle (targets/haproxy_queue/oracle.c) blames."""
+from __future__ import annotations
+
+import harness
+from harness.attribution import attribute
+from harness.schedulers import Replay
+from support import HQ
+
+# The pre-fix main job's schedule that was kept out of the corpus in round 3
+# (docs/findings.md, "A stranding that the backend queue outlives"), minimized:
+# one thread, so no preemption.  At t=28 the ramp raises the limit to 2 and the
+# warmup's pendconn_grab_from_px hands r2 a slot without counting it in served
+# (111ea83ed), so served 1 < 2 strands r3 with no release decision on record;
+# at t=32 the only server is disabled and the backend queue is left behind
+# (53f52e67a): r3 waits out `timeout queue`.
+STRANDED_THEN_LEFT_BEHIND = {
+    "threads": 1,
+    "servers": [{"maxconn": 3, "slowstart": 37}],
+    "backend": {"balance": "leastconn", "timeout_queue": 50},
+    "requests": [{"at": 0, "thread": 0, "duration": 13}, {"at": 1, "thread": 0, "duration": 20},
+                 {"at": 3, "thread": 0, "duration": 6}, {"at": 20, "thread": 0, "duration": 0}],
+    "events": [{"at": 32, "thread": 0, "action": "disable", "server": 0}],
+}
+
+
+def test_a_stranding_with_no_release_decision_that_the_queue_outlives_blames_the_queue_left_behind():
+    for variant in ("pre-fix", "seed-fix"):
+        ex = harness.run(HQ, variant, STRANDED_THEN_LEFT_BEHIND, Replay())
+        v = ex.verdict
+        # stranded at the ramp step (t=28), the timeout decided by the disable at t=32
+        assert (v.signature, v.stranded_at, v.failed_at) == ("STUCK:backend-queue:LB_FULL:RD_SKIP_PX", 28, 70), variant
+        pattern = HQ.variant(variant).explains(v.kind, v.path, *v.labels)
+        assert pattern is not None and "53f52e67a" in pattern.why, (variant, pattern)
+        # and the differential agrees: the 53f52e67a fix (a 503 at the disable) removes it
+        assert attribute(ex).removes("53f52e67a"), (variant, attribute(ex))
+
+
+def test_without_the_disable_the_same_stranding_only_delays():
+    """The control: with the server left up nothing is left behind, and a later release serves r3
+    before its timeout; so the STUCK above is the disable's doing, not the ramp step's."""
+    w = {**STRANDED_THEN_LEFT_BEHIND, "events": []}
+    for variant in ("pre-fix", "seed-fix"):
+        assert harness.run(HQ, variant, w, Replay()).verdict.ok, variant
