@@ -7,7 +7,10 @@
 2. the cost of one schedule point of the instrumented path (an atomic
    fetch-add in bench/programs/atomic_counter.c) next to the qf.h path on
    the same logic (targets/pingpong's qf_add), with a thread switch at every
-   point and with none.
+   point and with none;
+0. (first) `qfuzz fuzz prog.c --engine hypothesis`'s examples/s on the worker pool:
+   the search in process against the crash-isolated search in a worker
+   child (harness/program/isolated_search.py), the same examples in both.
 
 Every figure is measured in this one run (the machine is shared: compare
 the ratios; the load average is printed beside them)."""
@@ -76,13 +79,48 @@ def per_point_ns(index: int, wl: bytes, decisions: bytes, cpu: int, repeat: int 
     return best, steps
 
 
+def hypothesis_rates(examples: int, cache: Path) -> None:
+    """Section 0, run first: the isolated search forks workers, which must not
+    inherit a process whose executions already started the core's threads."""
+    import os
+
+    from harness.engines.hypothesis_engine import search
+    from harness.program import load
+    from harness.program.isolated_search import run_search
+
+    os.environ["QFUZZ_CACHE"] = str(cache)
+    t = load([str(HERE / "programs" / "worker_pool.c")], args=["1"])
+    v = next(iter(t.variants))
+    t.so_path(v)  # built before either clock starts
+
+    def keep(f, minimize):  # noqa: ANN001  a clean program: never called
+        raise AssertionError(f"the worker pool failed: {f.signature}")
+
+    start = time.perf_counter()
+    iso = run_search(t, v, seconds=None, examples=examples, seed=0, workload=None, keep=keep,
+                     crashes_dir=cache / "crashes")
+    isolated = iso.examples / (time.perf_counter() - start)
+    la1 = loadavg()
+    start = time.perf_counter()
+    r = search(t, v, seconds=None, examples=examples, seed=0)
+    inproc = r.examples / (time.perf_counter() - start)
+    la2 = loadavg()
+    assert not r.found and not iso.findings and not iso.crashes and not iso.error
+    print(f"\n0. hypothesis engine, worker pool (1 job), {examples:,} examples, seed 0")
+    print(f"   in process {inproc:7,.0f} examples/s (load {la2})   in a worker child {isolated:7,.0f} examples/s"
+          f" (load {la1}, {iso.workers} worker)   ratio {inproc / isolated:.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--seconds", type=float, default=2.0, help="per executions/s figure")
     ap.add_argument("--rounds", type=int, default=100_000, help="additions per thread in the per-point figure")
+    ap.add_argument("--examples", type=int, default=2000, help="hypothesis examples per figure (section 0)")
     args = ap.parse_args()
     cpu = default_cpu()
     with tempfile.TemporaryDirectory() as cache:
+        hypothesis_rates(args.examples, Path(cache))
+
         pool = core.load_program(str(build([HERE / "programs" / "worker_pool.c"], cache=Path(cache))))
         counter = core.load_program(str(build([HERE / "programs" / "atomic_counter.c"], cache=Path(cache))))
     print(f"qfuzz runtime benchmark, {time.strftime('%Y-%m-%d %H:%M')}, executions pinned to CPU {cpu}")

@@ -1,7 +1,7 @@
 """harness.run(): one call into the native core per execution."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from .execution import KINDS, CriticalEvent, Execution, Verdict
 from .native import core
@@ -38,6 +38,11 @@ def verdict_of(target: Target, r: dict[str, Any], variant: Optional[str] = None)
     )
 
 
+# Told every execution's input before it runs (t, variant, workload, scheduler): a worker
+# child that may die notes it so its parent can save the input (harness/program/isolated_search.py).
+watch: Optional[Callable[[Target, Variant, Workload, Scheduler], None]] = None
+
+
 def run(
     target: str | Target,
     variant: str | Variant,
@@ -64,6 +69,8 @@ def run(
     k = t.estimate_steps(w.data)
     if isinstance(s, PCT) and s.k is None and hasattr(t, "measured_steps"):
         k = t.measured_steps(v.name, w)  # a program's run length, measured (harness/program/target.py)
+    if watch is not None:  # last before the core: measured_steps() may run one of its own
+        watch(t, v, w, s)
     r = core.run(
         t.native_index(variant),
         v.bits,

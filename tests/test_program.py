@@ -167,6 +167,31 @@ def test_a_crashing_program_gets_a_crash_verdict_and_the_campaign_goes_on(tmp_pa
     assert rep.returncode == 1 and "crash: signal 11 (SIGSEGV)" in rep.stdout, rep.stdout + rep.stderr
 
 
+def test_a_crashing_program_under_hypothesis_gets_one_crash_line_and_the_search_goes_on(tmp_path):
+    """--engine hypothesis runs its search in a worker child: the first example of
+    `crash` kills it; a new worker resumes the search, which still finds the
+    hand-off's lost wake-up and runs every example asked for."""
+    copy(tmp_path, "crashy_handoff.c")
+    corpus = tmp_path / "corpus"
+    out = qfuzz("fuzz", "src/crashy_handoff.c", "--args", "crash", "--args", "0", "--engine", "hypothesis",
+                "--runs", "300", "--corpus", str(corpus), "--no-trace", cwd=tmp_path)
+    assert out.returncode == 1, out.stdout + out.stderr
+    text = " ".join(out.stdout.split())
+    assert text.count("CRASH signal 11 (SIGSEGV)") == 1, out.stdout  # one line for the crash, repeats counted
+    assert "the search goes on" in text and "NEW STUCK:lost-wakeup:COND_WAIT@main" in text, out.stdout
+    assert text.index("CRASH") < text.index("NEW STUCK"), out.stdout  # found after the crash, by a new worker
+    assert "done: 300 examples" in text, out.stdout
+    crashes = sorted((corpus / "crashy_handoff" / "crashes").glob("crash-*.json"))
+    assert len(crashes) == 1, crashes
+    assert json.loads(crashes[0].read_text())["workload"] == {"args": ["crash"]}
+    rep = qfuzz("repro", str(crashes[0]), cwd=tmp_path)
+    assert rep.returncode == 1 and "crash: signal 11 (SIGSEGV)" in rep.stdout, rep.stdout + rep.stderr
+    files = stored(corpus, "crashy_handoff")
+    assert files and all("stuck-lost-wakeup" in f.name for f in files), files
+    rep = qfuzz("repro", str(files[0]), "--no-trace", cwd=tmp_path)
+    assert rep.returncode == 1 and "(the stored failure)" in " ".join(rep.stdout.split()), rep.stdout + rep.stderr
+
+
 @pytest.mark.parametrize(
     "argv, words",
     [

@@ -199,13 +199,13 @@ def _hypothesis(args: argparse.Namespace, target: Any, console: Console) -> int:
     started = time.monotonic()
     minimizing = [0.0]
 
-    def new(f: Found) -> None:
+    def kept(f: Found, minimize: bool = True) -> Finding:
         from ..attribution import attribute
 
         v = f.execution.verdict
         t0 = time.monotonic()
         # --time is wall time: minimize within what is left of it (half a second at least)
-        budget = min(args.minimize_time, max(end - t0, min(args.minimize_time, 0.5)))
+        budget = min(args.minimize_time, max(end - t0, min(args.minimize_time, 0.5))) if minimize else 0.0
         kept = keep(
             f.execution, corpus,
             {"engine": "hypothesis", "seed": seed, "examples": f.first_examples, "seconds": round(f.first_seconds, 3)},
@@ -215,19 +215,28 @@ def _hypothesis(args: argparse.Namespace, target: Any, console: Console) -> int:
         finding = Finding(f.signature, f.first_examples, f.first_seconds, kept.execution,
                           expected=variant.explains(v.kind, v.path, *v.labels), minimized=kept.minimized,
                           stored=kept.stored, attribution=attribute(kept.execution) if target.fixes() else None)
-        findings.append(finding)
         show(finding)
+        return finding
 
-    with console.status("hypothesis: searching"):
-        result = search(target, args.variant, seconds=None if args.runs else seconds, examples=args.runs, seed=seed,
-                        workload=workload, on_new=new)
+    from ..program import cli as program_cli
+
+    crashes: list[Any] = []
+    if program_cli.is_program(target):  # in a worker child: a crashing program costs one example
+        iso = program_cli.run_search(target, args, console, seconds=None if args.runs else seconds, seed=seed,
+                                     workload=workload, keep=kept, corpus=corpus)
+        examples, findings, crashes, minimizing[0] = iso.examples, iso.findings, iso.crashes, iso.minimize_seconds
+    else:
+        with console.status("hypothesis: searching"):
+            result = search(target, args.variant, seconds=None if args.runs else seconds, examples=args.runs,
+                            seed=seed, workload=workload, on_new=lambda f: findings.append(kept(f)))
+        examples = result.examples
     wall = time.monotonic() - started
     console.print(
-        f"done: {result.examples:,} examples in {wall:.1f} s wall time ({wall - minimizing[0]:.1f} s searching, "
-        f"{result.examples / max(1e-9, wall - minimizing[0]):,.0f}/s; {minimizing[0]:.1f} s minimizing and storing), "
-        f"{len(findings)} unique failure(s)"
+        f"done: {examples:,} examples in {wall:.1f} s wall time ({wall - minimizing[0]:.1f} s searching, "
+        f"{examples / max(1e-9, wall - minimizing[0]):,.0f}/s; {minimizing[0]:.1f} s minimizing and storing), "
+        f"{len(findings)} unique failure(s)" + (f", {sum(c.count for c in crashes)} crash(es)" if crashes else "")
     )
-    return _report(findings, args, console)
+    return max(_report(findings, args, console), int(bool(crashes)))
 
 
 # -- atheris -----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import fnmatch
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from ..execution import Execution
 from ..runner import run
@@ -56,10 +56,20 @@ def search(
     matching: str = "*",
     stop_at_first: bool = False,
     on_new: Optional[Callable[[Found], None]] = None,
+    known: Iterable[str] = (),
+    first_round: int = 0,
+    execute: Optional[Callable[[Target, str, Any, Any], Optional[Execution]]] = None,
+    progress: Optional[Callable[[int, int], None]] = None,
     **knobs: Any,
 ) -> SearchResult:
     """Rounds of hypothesis.find() until `seconds` or `examples` run out (or
-    the first finding, with stop_at_first)."""
+    the first finding, with stop_at_first).  For a search resumed in a new
+    worker child (harness/program/isolated_search.py): `known` signatures
+    are not searched for again, rounds start at `first_round` (each round's
+    random seed is a function of the seed and the round), `progress(round,
+    examples)` is told as each round starts and each example is counted; `execute(target, variant, workload,
+    schedule)` runs an example (default: in process, no trace), None for one
+    that crashed in its own child (neither a failure nor a finding)."""
     from hypothesis import HealthCheck, Phase, find, settings
     from hypothesis.errors import NoSuchExample
 
@@ -75,8 +85,12 @@ def search(
         max_examples=EXAMPLES_PER_ROUND, database=None, deadline=None, phases=(Phase.generate, Phase.shrink),
         suppress_health_check=list(HealthCheck),
     )
-    round_no = 0
+    round_no = first_round
+    skip = set(known)
+    run_one = execute or (lambda t, v, w, s: run(t, v, w, s, trace=False))
     while time.monotonic() < deadline and result.examples < budget:
+        if progress:
+            progress(round_no, result.examples)
         wanted: list[str] = []
         first: list[tuple[float, int]] = []
 
@@ -85,9 +99,13 @@ def search(
                 if time.monotonic() >= deadline or result.examples >= budget:
                     raise _OutOfTime
                 result.examples += 1
-            ex = run(target, variant, case[0], case[1], trace=False)
+                if progress:
+                    progress(round_no, result.examples)
+            ex = run_one(target, variant, case[0], case[1])
+            if ex is None:
+                return False
             sig = ex.verdict.signature
-            if not ex.failed or not fnmatch.fnmatchcase(sig, matching) or sig in result.found:
+            if not ex.failed or not fnmatch.fnmatchcase(sig, matching) or sig in result.found or sig in skip:
                 return False
             if wanted and sig != wanted[0]:
                 return False

@@ -111,6 +111,36 @@ def run_campaign(campaign: Any, args: argparse.Namespace, console: Any, *, secon
     return result
 
 
+def run_search(target: Target, args: argparse.Namespace, console: Any, *, seconds: Optional[float], seed: int,
+               workload: Any, keep: Any, corpus: Any) -> Any:
+    """`qfuzz fuzz prog.c --engine hypothesis`: build first (a compiler error is
+    gcc's message and exit 2), then the search in a worker child
+    (harness/program/isolated_search.py); each crash is one line and a file."""
+    from rich.text import Text
+
+    from .isolate import Crashed
+    from .isolated_search import run_search as isolated
+
+    assert isinstance(target, ProgramTarget)
+    console.print(banner(target, args.variant))
+    target.so_path(args.variant)
+
+    def crashed(c: Crashed) -> None:
+        console.print(Text.assemble(("CRASH ", "bold red"), (c.reason, "bold"),
+                                    f"  at example #{c.execution:,}; crash reproducer: {c.file} "
+                                    f"(qfuzz repro {c.file}); the search goes on"), soft_wrap=True)
+
+    def start() -> None:  # in the worker: loading the program tells how it is reset
+        note = target.reset_note(args.variant)
+        console.print(f"  reset: {note or 'in process (writable segments, heap and descriptors restored)'}")
+
+    result = isolated(target, args.variant, seconds=seconds, examples=args.runs, seed=seed, workload=workload,
+                      keep=keep, crashes_dir=corpus.dir / "crashes", on_crash=crashed, on_start=start)
+    if result.error:
+        raise QfuzzError(f"the search stopped: {result.error}")
+    return result
+
+
 def program_file(target: Target, workdir: Any) -> Optional[str]:
     """For `--engine atheris`: the program written where libFuzzer's processes
     (which run in `workdir`) can load it; None for a compiled-in target."""

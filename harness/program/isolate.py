@@ -109,42 +109,20 @@ def run_campaign(
                            daemon=True)
         proc.start()
         queue.close()  # the worker's end: the parent only reads
-        done: Optional[dict[str, Any]] = None
-        last, moved = -1, time.monotonic()
-        reason = ""
-        while True:
-            ready = wait([reader, proc.sentinel], timeout=0.2)  # a message, or the worker's end, whichever first
-            if reader in ready:
-                try:
-                    what, data = reader.recv()
-                except EOFError:  # died mid-message or without one: judged below
-                    what, data = "", None
-                if what == "new":
-                    s = summaries.setdefault(data["signature"], data)
-                    if s is not data:
-                        s["count"] += data["count"]
-                elif what == "done":
-                    done = data
-                elif what == "error":
-                    result.error = data
-                    done = {}
-                if what and done is None:
-                    continue  # drain every message before looking at the worker
-            if done is not None:
-                proc.join(timeout=10)
-                break
-            if progress[0] != last:
-                last, moved = progress[0], time.monotonic()
-            if not proc.is_alive():
-                proc.join()
-                code = proc.exitcode or 0
-                reason = f"signal {-code} ({_signame(-code)})" if code < 0 else f"exit status {code}"
-                break
-            if time.monotonic() - moved > hang_seconds:
-                proc.kill()
-                proc.join()
-                reason = f"timeout after {hang_seconds:g} s"
-                break
+
+        def handle(what: str, data: Any) -> Optional[dict[str, Any]]:
+            if what == "new":
+                s = summaries.setdefault(data["signature"], data)
+                if s is not data:
+                    s["count"] += data["count"]
+            elif what == "done":
+                return data
+            elif what == "error":
+                result.error = data
+                return {}
+            return None
+
+        done, reason = supervise(proc, reader, lambda: progress[0], hang_seconds, handle)
         if done is not None:
             result.executions += int(done.get("executions", progress[1]))
             for sig, n in done.get("counts", {}).items():
@@ -180,15 +158,52 @@ def run_campaign(
     return result
 
 
-def _finding(campaign: Campaign, s: dict[str, Any]) -> Finding:
+def supervise(proc: Any, reader: Any, moved: Callable[[], int], hang_seconds: float,
+              handle: Callable[[str, Any], Optional[dict[str, Any]]]) -> tuple[Optional[dict[str, Any]], str]:
+    """Read a worker's messages (`handle(what, data)` returns the final
+    message's data, else None) until it is done, dies or makes no progress
+    (`moved()` unchanged) for `hang_seconds`: (final data, "") or (None, why
+    it ended: "signal 11 (SIGSEGV)", "timeout after 30 s")."""
+    last, since = -1, time.monotonic()
+    while True:
+        ready = wait([reader, proc.sentinel], timeout=0.2)  # a message, or the worker's end, whichever first
+        if reader in ready:
+            try:
+                what, data = reader.recv()
+            except EOFError:  # died mid-message or without one: judged below
+                what, data = "", None
+            done = handle(what, data) if what else None
+            if done is not None:
+                proc.join(timeout=10)
+                return done, ""
+            if what:
+                continue  # drain every message before looking at the worker
+        if moved() != last:
+            last, since = moved(), time.monotonic()
+        if not proc.is_alive():
+            proc.join()
+            code = proc.exitcode or 0
+            return None, f"signal {-code} ({_signame(-code)})" if code < 0 else f"exit status {code}"
+        if time.monotonic() - since > hang_seconds:
+            proc.kill()
+            proc.join()
+            return None, f"timeout after {hang_seconds:g} s"
+
+
+def replayed(target: Any, variant: str, s: dict[str, Any]) -> Finding:
+    """A worker's finding (its summary) as a Finding, replayed from its stored reproducer (trace included)."""
     from ..reproducer import load
 
     stored = Stored(s["stored"][0], Path(s["stored"][1])) if s["stored"] else None
     ex = load(stored.path).replay() if stored else None
     v = ex.verdict if ex else None
-    expected = campaign.variant.explains(v.kind, v.path, *v.labels) if v else None
+    expected = target.variant(variant).explains(v.kind, v.path, *v.labels) if v else None
     return Finding(s["signature"], s["first_execution"], s["first_seconds"], ex,  # type: ignore[arg-type]
-                   count=s["count"], expected=expected, stored=stored)
+                   count=s.get("count", 1), expected=expected, stored=stored)
+
+
+def _finding(campaign: Campaign, s: dict[str, Any]) -> Finding:
+    return replayed(campaign.target, campaign.variant.name, s)
 
 
 class ProgramCrashed(Exception):

@@ -5,7 +5,8 @@
  * the interleavings explored are the sequentially consistent ones (memory
  * orders and fences are not modelled, README.md).  A load that sees again
  * a (site, value) pair among the thread's last four loads since its last
- * write is a spin-loop iteration (rt_spin); so is a failed compare-and-swap
+ * write (an atomic write, or a release, post or wake: rt_published) is a
+ * spin-loop iteration (rt_spin); so is a failed compare-and-swap
  * that saw the same value again.  Plain loads and stores (__tsan_readN /
  * writeN) are schedule points only in race mode. */
 #define _GNU_SOURCE
@@ -24,6 +25,13 @@ static struct {
 static inline void wrote(int me)
 {
 	hist[me].n = 0;
+}
+
+/* A release, post or wake (rt.h: RT_PUBLISHES): the loads before it are no
+ * longer what a spin loop would see again. */
+void rt_published(int me)
+{
+	wrote(me);
 }
 
 /* A load (or failed CAS) saw value v at site ra: spin or progress. */

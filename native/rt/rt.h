@@ -166,6 +166,18 @@ static inline __attribute__((always_inline)) int rt_op(int label, const void *ob
 	return me;
 }
 
+/* The operations besides atomic writes (atomics.c notes those itself) that
+ * publish what the thread did: a release, a post, a wake, a barrier
+ * arrival.  A load that sees again what it saw before one of them is not a
+ * spin iteration (rt_published): real spin loops only read, and a thread
+ * that released a lock and reads the same value again is doing new work
+ * (the worker pool's producer reading the idle count once per job). */
+#define RT_PUBLISHES                                                                                       \
+	(1ull << RL_UNLOCK | 1ull << RL_RWUNLOCK | 1ull << RL_SPIN_UNLOCK | 1ull << RL_COND_SIGNAL |       \
+	 1ull << RL_COND_BROADCAST | 1ull << RL_SEM_POST | 1ull << RL_FUTEX_WAKE | 1ull << RL_BARRIER)
+_Static_assert(RL_N <= 64, "RT_PUBLISHES is a 64-bit mask");
+void rt_published(int me);
+
 /* The operation took effect; `work`: it changed shared state (spin loops
  * are told apart from progress by this). */
 static inline void rt_done(int me, int label, int value, int work)
@@ -174,6 +186,8 @@ static inline void rt_done(int me, int label, int value, int work)
 	if (work) {
 		R.work_total++;
 		R.th[me].work++;
+		if (RT_PUBLISHES >> label & 1)
+			rt_published(me);
 	}
 }
 
