@@ -75,7 +75,9 @@ def print_plan(plan: Plan, reasons: list[str], console: Console) -> None:
         console.print(f"  [dim]{r}[/]")
 
 
-def print_hits(summary: Mapping[str, Any], console: Console, indent: str = "") -> None:
+def print_hits(summary: Mapping[str, Any], console: Console, indent: str = "", verdict: bool = True) -> None:
+    """The hooks' hit counts; `verdict`: also say that a run whose delay
+    points never fired says nothing (an exploration says it its own way)."""
     if not summary.get("initialised"):
         console.print(f"{indent}[bold red]perturbation: the runtime never initialised (no shared file)[/]")
         return
@@ -86,7 +88,7 @@ def print_hits(summary: Mapping[str, Any], console: Console, indent: str = "") -
     console.print(f"{indent}perturbation hooks: " + "; ".join(parts)
                   + f"; {summary['recorded']} delays recorded" + (f", {summary['not_recorded']} not recorded (slots full)"
                                                                    if summary["not_recorded"] else ""))
-    if not fired(summary):
+    if verdict and not fired(summary):
         console.print(f"{indent}[bold red]the delay points never fired: this run says nothing (not a clean verdict)[/]")
 
 
