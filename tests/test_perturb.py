@@ -355,3 +355,39 @@ def test_exploration_where_no_run_fired_is_exit_2(monkeypatch: pytest.MonkeyPatc
 def test_exploration_with_a_stuck_run_is_exit_1_whatever_the_silent_shapes(monkeypatch: pytest.MonkeyPatch) -> None:
     code, out, _ = _explore_with(monkeypatch, [_fake_run(1000, 0), _fake_run(50, 20, stuck=1)])
     assert code == 1 and "judged: 1 run(s); 50 threaded requests, 1 STUCK" in out
+
+
+def test_against_perturb_takes_explicit_points_as_stress_does() -> None:
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from harness.targets.haproxy_binary.perturb_cli import SCENARIO_DELAY_US, scenario_plan
+
+    rep = SimpleNamespace(verdict={"critical": []}, path="x.json")
+    console = Console(record=True, width=200)
+    plan = scenario_plan(rep, "pendconn_add,process_srv_queue:exit", "3.0.11", console)
+    assert plan is not None and [(p.function, p.at, p.role) for p in plan.points] == [
+        ("pendconn_add", "entry", "delay"), ("process_srv_queue", "exit", "delay")]
+    assert plan.delay_us == (SCENARIO_DELAY_US, SCENARIO_DELAY_US) and plan.ppm == 1_000_000
+    assert "points given on the command line" in console.export_text()
+    # the same parser as `qfuzz stress --perturb`: the same one-line error
+    with pytest.raises(QfuzzError, match="FUNCTION\\[:entry\\|:exit\\]"):
+        scenario_plan(rep, "pendconn_add:middle", "3.0.11", console)
+
+
+def test_against_bad_explicit_points_are_one_line_and_exit_2() -> None:
+    f = sorted((ROOT / "corpus" / "haproxy_queue").glob(F1))[0]
+    p = _qfuzz("repro", str(f), "--against", "haproxy_binary", "--haproxy-version", "3.0.11",
+               "--perturb", "pendconn_add:middle")
+    assert p.returncode == 2 and "--perturb" in p.stderr and p.stderr.count("\n") == 1, p.stderr
+
+
+def test_against_explicit_points_perturb_a_real_scenario() -> None:
+    f = sorted((ROOT / "corpus" / "haproxy_queue").glob(F1))[0]
+    _need_build("3.0.11")
+    p = _qfuzz("repro", str(f), "--against", "haproxy_binary", "--haproxy-version", "3.0.11",
+               "--perturb", "pendconn_add:entry", "--runs", "1", "--budget", "10")
+    assert p.returncode in (0, 1), p.stderr
+    assert "perturb pendconn_add:entry;" in p.stdout and "points given on the command line" in p.stdout
+    assert "perturbation hooks: pendconn_add:entry" in p.stdout and "process_srv_queue" not in p.stdout.split("hooks:")[1]
