@@ -16,7 +16,8 @@ oracle needs).  Then:
 * slowstart: `slowstart <ms>`.  HAProxy never ramps a server at start-up,
   only one leaving maintenance or a failed state, while the model ramps a
   server that is up at t=0 as if it had just come up; so such a server is
-  rendered `disabled` and enabled on the stats socket just before t=0.
+  rendered `disabled` and enabled on the stats socket PRE_ENABLE_MS before
+  t=0.
   HAProxy keeps slowstart in whole seconds and ticks every second, so the
   ramp's steps are not the model's (five steps of slowstart/5 units, each
   with its warmup tick): the converter says so in the run's header;
@@ -65,6 +66,10 @@ FAILS_REFUSAL = ("the model workload makes connects fail (requests[].fails): the
                  "one request, while a real refusal is per server address and would also fail the other "
                  "requests connecting there at that moment, so it is not mapped")
 MAPPABLE_KINDS = ("STUCK",)
+# how long before t=0 a slowstart server up at t=0 leaves maintenance: a margin for the admin
+# thread and the stats socket under load (at 10 ms, on a load of 10, a t=0 request once found the
+# server still in maintenance: 503 SC); HAProxy's ramp counts whole seconds anyway
+PRE_ENABLE_MS = 100
 
 
 @dataclass(frozen=True)
@@ -149,10 +154,10 @@ def from_model(workload: dict[str, Any], verdict: dict[str, Any], scale: int = S
     requests = tuple((int(r["at"]) * scale, f"/k{int(r.get('key', 0))}", int(r.get("duration", 0)) * scale) for r in reqs)
     events = []
     # HAProxy ramps only a server leaving maintenance: the model's server up at t=0 in slowstart
-    # comes out of maintenance just before the first instant (half a unit)
+    # comes out of maintenance just before the first instant
     for i, s in enumerate(servers):
         if int(s.get("slowstart") or 0) and not s.get("down"):
-            events.append((-(scale // 2), f"enable server be/s{i}"))
+            events.append((-PRE_ENABLE_MS, f"enable server be/s{i}"))
     for e in workload.get("events") or []:
         srv = int(e["server"])
         if not 0 <= srv < len(servers):
