@@ -102,7 +102,8 @@ def test_config_renders_the_shape() -> None:
 
 
 @pytest.mark.parametrize("bad, field", [
-    ({"threads": 0}, "config.threads"), ({"threads": 17}, "config.threads"), ({"balance": "random"}, "config.balance"),
+    ({"threads": 0}, "config.threads"), ({"threads": 17}, "config.threads"), ({"balance": "hash"}, "config.balance"),
+    ({"balance": "random", "draws": 0}, "config.draws"),
     ({"keepalive": 1}, "config.keepalive"), ({"bogus": 1}, "config.bogus"), ({"seconds": 0}, "config.seconds"),
     ({"origin": "nginx", "slow_pct": 5, "slow_ms": 100}, "config.slow_pct"),
 ])
@@ -143,18 +144,59 @@ def test_unmappable_model_reproducer_is_one_line() -> None:
     with pytest.raises(QfuzzError, match="cannot be mapped"):
         scenario.from_model(w, {"kind": "SAFETY"})
     with pytest.raises(QfuzzError, match="no HAProxy counterpart"):
-        scenario.from_model({**w, "backend": {"balance": "random"}}, {"kind": "STUCK"})
+        scenario.from_model({**w, "backend": {"balance": "source"}}, {"kind": "STUCK"})
     with pytest.raises(QfuzzError, match="does not have"):
         scenario.from_model({**w, "events": [{"at": 0, "action": "disable", "server": 3}]}, {"kind": "STUCK"})
-    # model version 3's fields the real run cannot impose are refused, never silently dropped
-    with pytest.raises(QfuzzError, match="slowstart"):
-        scenario.from_model({**w, "servers": [{"maxconn": 1, "slowstart": 40}]}, {"kind": "STUCK"})
+    # a model connect error is per attempt of one request, a real one per server address: refused, never dropped
     req = {"at": 0, "duration": 10}
-    with pytest.raises(QfuzzError, match="fails"):
+    with pytest.raises(QfuzzError, match=r"requests\[\]\.fails.*per server address") as err:
         scenario.from_model({**w, "requests": [{**req, "fails": 1}]}, {"kind": "STUCK"})
+    assert "\n" not in str(err.value)
     sc = scenario.from_model({**w, "backend": {"balance": "roundrobin", "retries": 1}, "requests": [req], "jitter": 5},
                              {"kind": "STUCK"})
     assert "retries 1" in sc.backend_options and "timer jitter" in sc.ignored
+
+
+def test_random_draws_map_onto_balance_random() -> None:
+    """F6's shape: `balance random(1)` on two servers; the path is the
+    backend queue, and the draws are named as not carried over."""
+    w = {"threads": 1, "servers": [{"maxconn": 1}, {"maxconn": 1}],
+         "backend": {"balance": "random", "draws": 1, "timeout_queue": 50},
+         "requests": [{"at": 0, "duration": 100, "key": 5}, {"at": 1, "duration": 10, "key": 5}], "events": []}
+    sc = scenario.from_model(w, {"kind": "STUCK", "path": "backend-queue", "request": 1})
+    assert (sc.config.balance, sc.config.draws, sc.config.path) == ("random", 1, "backend-queue")
+    text = render_haproxy(sc.config, 3, [1111, 2222], "/s", 1, sc.server_options, sc.backend_options)
+    assert "    balance random(1)\n" in text
+    assert any("random draws" in i for i in sc.ignored)
+    # the model's default of 2 draws is HAProxy's too, and a stress reproducer's JSON leaves it out
+    w["backend"].pop("draws")
+    sc2 = scenario.from_model(w, {"kind": "STUCK"})
+    assert "balance random(2)" in render_haproxy(sc2.config, 3, [1, 2], "/s", 1, sc2.server_options)
+    assert "draws" not in sc2.config.to_json() and sc.config.to_json()["draws"] == 1
+    assert from_json(sc.config.to_json(), "x") == sc.config
+
+
+def test_slowstart_maps_onto_a_server_leaving_maintenance() -> None:
+    """HAProxy ramps only a server leaving maintenance: a slowstart server
+    up at t=0 in the model is rendered `disabled` and enabled just before
+    t=0; one down in the model waits for its own enable event."""
+    u = scenario.SCALE_MS
+    w = {"threads": 1, "servers": [{"maxconn": 2, "slowstart": 20}, {"maxconn": 2, "slowstart": 10, "down": True}],
+         "backend": {"balance": "roundrobin", "timeout_queue": 50},
+         "requests": [{"at": 0, "duration": 100}, {"at": 1, "duration": 10}],
+         "events": [{"at": 12, "action": "enable", "server": 1}]}
+    sc = scenario.from_model(w, {"kind": "STUCK", "path": "backend-queue"})
+    assert sc.server_options == (f" maxconn 2 slowstart {20 * u}ms disabled", f" maxconn 2 slowstart {10 * u}ms disabled")
+    assert sc.events == ((-scenario.PRE_ENABLE_MS, "enable server be/s0"), (12 * u, "enable server be/s1"))
+    assert any("slowstart ramp" in i for i in sc.ignored)
+    text = render_haproxy(sc.config, 3, [1111, 2222], "/s", 1, sc.server_options, sc.backend_options)
+    assert f"server s0 127.0.0.1:1111 maxconn 2 slowstart {20 * u}ms disabled\n" in text
+    # the hand-runnable script sends the enable before the first request
+    script = scenario.render_commands(sc)
+    assert script.index("enable server be/s0") < script.index("id=s-0")
+    # without slowstart nothing changes: no enable, no `disabled`
+    plain = scenario.from_model({**w, "servers": [{"maxconn": 2}], "events": []}, {"kind": "STUCK"})
+    assert plain.server_options == (" maxconn 2",) and plain.events == ()
 
 
 def test_unmappable_reproducer_on_the_command_line_exits_2() -> None:
@@ -415,6 +457,20 @@ def test_generated_configs_pass_haproxy_check(tmp_path: Path) -> None:
         finally:
             fe.close()
         assert r.returncode == 0, (balance, r.stdout + r.stderr)
+    # a scenario's server options: slowstart on a server in maintenance, random's draws
+    w = {"threads": 2, "servers": [{"maxconn": 2, "slowstart": 20}, {"maxconn": 1, "backup": True}],
+         "backend": {"balance": "random", "draws": 1}, "requests": [{"at": 0, "duration": 10}], "events": []}
+    sc = scenario.from_model(w, {"kind": "STUCK"})
+    fe = listening_socket()
+    try:
+        cfg = tmp_path / "scenario.cfg"
+        cfg.write_text(render_haproxy(sc.config, fe.fileno(), [1, 2], str(tmp_path / "s.sock"), 5140,
+                                      sc.server_options, sc.backend_options))
+        r = subprocess.run([exe, "-c", "-f", str(cfg)], capture_output=True, text=True, pass_fds=(fe.fileno(),),
+                           timeout=30)
+    finally:
+        fe.close()
+    assert r.returncode == 0 and "slowstart" in cfg.read_text(), r.stdout + r.stderr
 
 
 def test_stack_starts_serves_and_leaves_nothing_behind() -> None:
@@ -546,6 +602,24 @@ def test_short_real_scenario_f2() -> None:
     timed_out = [v for v in o.result.verdicts if v.entry.request_id in ("s-1", "s-2")]
     assert len(timed_out) == 1 and timed_out[0].entry.server is None  # queued on the backend
     assert sorted(o.result.outcomes.values()) == ["200", "200", "503"]
+
+
+def test_short_real_scenario_slowstart() -> None:
+    """A slowstart server up at t=0 in the model: the real one leaves
+    maintenance just before t=0 and ramps, so with maxconn 2 its limit is
+    1 for at least the first second (a 2 s slowstart: 0% then 50% of 2;
+    the warmup tick 1 s after the enable still sees 1).  r1 arrives while
+    r0 holds that one slot, queues, and times out in 1 s; without the
+    mapping it would get the second slot at once."""
+    exe = need_haproxy()
+    w = {"threads": 1, "servers": [{"maxconn": 2, "slowstart": 100}], "backend": {"balance": "roundrobin"},
+         "requests": [{"at": 0, "duration": 100}, {"at": 1, "duration": 0}], "events": []}
+    sc = scenario.from_model(w, {"kind": "STUCK", "path": "backend-queue", "request": 1})
+    o = scenario.run_scenario(sc, exe, "test")
+    assert [(c, a) for _, c, a in o.admin] == [("enable server be/s0", "")]
+    assert o.result.outcomes == {0: "200", 1: "503"}, o.log_text
+    (v,) = o.result.verdicts
+    assert v.entry.request_id == "s-1" and v.entry.term.startswith("sQ") and v.kind == LEGIT  # s0 held r0
 
 
 def test_engine_knows_no_haproxy() -> None:

@@ -293,3 +293,101 @@ def test_against_perturb_aims_at_the_reproducers_own_critical_events() -> None:
     m = re.search(r"pendconn_add:entry (\d+) hits, (\d+) delayed \(([\d.]+) ms\)", p.stdout)
     assert m and int(m[1]) >= 1 and int(m[2]) == int(m[1])  # every hit delayed, 30 ms each
     assert abs(float(m[3]) - 30.0 * int(m[2])) < 0.5
+
+
+# -- an exploration with shapes that never queued (unit level: no HAProxy) -------------------
+
+
+def _fake_run(requests: int, hits: int, stuck: int = 0) -> RunResult:
+    from types import SimpleNamespace
+
+    summary = {"initialised": True, "recorded": 0, "not_recorded": 0,
+               "points": {"pendconn_add:entry": {"hits": hits, "delays": hits // 2, "delay_ms": 0.1 * hits, "role": "delay"}}}
+    verdicts = [SimpleNamespace(kind="STUCK", path="backend-queue", end=1.0)] * stuck
+    return RunResult(config=StressConfig(), version="t", started=0.0, seconds=1.0, requests=requests, responses=requests,
+                     client_errors={}, status={}, verdicts=verdicts, episodes=[], samples=0, max_sample_gap=0.0,
+                     checks={}, logs_missing=0, stopped_early=False, instrumentation={"perturbation": summary})
+
+
+def _explore_with(monkeypatch: pytest.MonkeyPatch, runs: list[RunResult]) -> tuple[int, str, str]:
+    """`qfuzz stress haproxy_binary --explore --perturb ...` whose runs are `runs`."""
+    from rich.console import Console
+
+    from harness.stress.blackbox.explore import Exploration, Row
+    from harness.targets.haproxy_binary import cli
+
+    def fake_explore(_target: Any, **kw: Any) -> Exploration:
+        ex = Exploration(0, 0.0)
+        for i, r in enumerate(runs):
+            ex.rows.append(Row(i, r.config, i % 4 == 3, r, float(i)))
+            kw["on_run"](ex.rows[-1])
+        return ex
+
+    monkeypatch.setattr(cli, "resolve_haproxy", lambda *a, **k: "/bin/true")
+    monkeypatch.setattr(cli, "haproxy_version", lambda exe: "2.6.12-test")
+    monkeypatch.setattr(cli, "explore", fake_explore)
+    console = Console(record=True, width=200)
+    import io
+    import sys
+
+    err = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    code = cli.main(["haproxy_binary", "--explore", "--haproxy-version", "2.6.12", "--perturb", "pendconn_add",
+                     "--no-save", "--time", "60"], console)
+    return code, console.export_text(), err.getvalue()
+
+
+def test_exploration_skips_a_shape_that_never_queued(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A shape whose delay point never fired is no verdict for that run:
+    its requests are not judged, and the clean judged runs give exit 0."""
+    code, out, err = _explore_with(monkeypatch, [_fake_run(1000, 500), _fake_run(17032, 0), _fake_run(800, 300)])
+    assert code == 0 and err == "", err
+    assert "no verdict: the shape never queued" in out
+    assert "no verdict in 1 run(s) (1)" in out and "17032 requests are not counted" in out
+    assert "judged: 2 run(s); 1800 threaded requests, 0 STUCK" in out
+
+
+def test_exploration_where_no_run_fired_is_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out, err = _explore_with(monkeypatch, [_fake_run(1000, 0), _fake_run(900, 0)])
+    assert code == 2 and err.count("\n") == 1 and "never fired in any of the 2 run(s)" in err, err
+
+
+def test_exploration_with_a_stuck_run_is_exit_1_whatever_the_silent_shapes(monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out, _ = _explore_with(monkeypatch, [_fake_run(1000, 0), _fake_run(50, 20, stuck=1)])
+    assert code == 1 and "judged: 1 run(s); 50 threaded requests, 1 STUCK" in out
+
+
+def test_against_perturb_takes_explicit_points_as_stress_does() -> None:
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from harness.targets.haproxy_binary.perturb_cli import SCENARIO_DELAY_US, scenario_plan
+
+    rep = SimpleNamespace(verdict={"critical": []}, path="x.json")
+    console = Console(record=True, width=200)
+    plan = scenario_plan(rep, "pendconn_add,process_srv_queue:exit", "3.0.11", console)
+    assert plan is not None and [(p.function, p.at, p.role) for p in plan.points] == [
+        ("pendconn_add", "entry", "delay"), ("process_srv_queue", "exit", "delay")]
+    assert plan.delay_us == (SCENARIO_DELAY_US, SCENARIO_DELAY_US) and plan.ppm == 1_000_000
+    assert "points given on the command line" in console.export_text()
+    # the same parser as `qfuzz stress --perturb`: the same one-line error
+    with pytest.raises(QfuzzError, match="FUNCTION\\[:entry\\|:exit\\]"):
+        scenario_plan(rep, "pendconn_add:middle", "3.0.11", console)
+
+
+def test_against_bad_explicit_points_are_one_line_and_exit_2() -> None:
+    f = sorted((ROOT / "corpus" / "haproxy_queue").glob(F1))[0]
+    p = _qfuzz("repro", str(f), "--against", "haproxy_binary", "--haproxy-version", "3.0.11",
+               "--perturb", "pendconn_add:middle")
+    assert p.returncode == 2 and "--perturb" in p.stderr and p.stderr.count("\n") == 1, p.stderr
+
+
+def test_against_explicit_points_perturb_a_real_scenario() -> None:
+    f = sorted((ROOT / "corpus" / "haproxy_queue").glob(F1))[0]
+    _need_build("3.0.11")
+    p = _qfuzz("repro", str(f), "--against", "haproxy_binary", "--haproxy-version", "3.0.11",
+               "--perturb", "pendconn_add:entry", "--runs", "1", "--budget", "10")
+    assert p.returncode in (0, 1), p.stderr
+    assert "perturb pendconn_add:entry;" in p.stdout and "points given on the command line" in p.stdout
+    assert "perturbation hooks: pendconn_add:entry" in p.stdout and "process_srv_queue" not in p.stdout.split("hooks:")[1]

@@ -40,9 +40,9 @@ def add_arguments(rp: argparse.ArgumentParser) -> None:
     rp.add_argument("--budget", type=positive_int, default=None,
                     help="stress reproducers and --against: wall seconds for all the runs (default 60; "
                          "the plan is printed first)")
-    rp.add_argument("--perturb", choices=["auto"], default=None,
+    rp.add_argument("--perturb", metavar="auto|POINTS", default=None,
                     help="--against: seeded delays in an instrumented build of --haproxy-version V, at the points the "
-                         "reproducer's own critical events map to")
+                         "reproducer's own critical events map to ('auto') or at FUNCTION[:entry|:exit][,...]")
     rp.add_argument("--haproxy-version", metavar="V",
                     help="stress reproducers and --against: HAProxy built from Debian's tarball of version V "
                          "(default: the installed package)")

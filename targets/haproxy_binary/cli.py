@@ -8,7 +8,9 @@ seconds, samples `show stat` every 10 ms, and classifies every queue timeout
 wait) or legitimate (overload).  `--explore` searches configurations for
 `--time` seconds instead and saves each STUCK as a stress reproducer.
 
-Exit status: 1 if a STUCK was seen, 0 if not, 2 on bad usage."""
+Exit status: 1 if a STUCK was seen, 0 if not, 2 on bad usage, or when a
+perturbed run's delay points never fired (for `--explore`: in every run;
+a shape that never queued is only "no verdict" for its run)."""
 from __future__ import annotations
 
 import argparse
@@ -231,7 +233,10 @@ def _explore(args: argparse.Namespace, console: Console, haproxy: str, version: 
                       f"sQ {len(r.verdicts)}, [{style}]STUCK {r.stuck}[/] ({', '.join(r.paths) or '-'}), legit {r.legit}, "
                       f"unknown {r.unknown}" + (f" -> {row.saved}" if row.saved else ""))
         if "perturbation" in r.instrumentation:
-            perturb_cli.print_hits(r.instrumentation["perturbation"], console, "    ")
+            perturb_cli.print_hits(r.instrumentation["perturbation"], console, "    ", verdict=False)
+            if perturb_cli.never_fired(r):
+                console.print(f"    [yellow]no verdict: the shape never queued[/] (the delay points never fired), "
+                              f"so its {r.requests} requests are not counted as judged")
 
     def on_error(i: int, cfg: StressConfig, msg: str) -> None:
         console.print(f"run {i:3d} {cfg.short()}: [yellow]skipped: {msg}[/]")
@@ -242,14 +247,29 @@ def _explore(args: argparse.Namespace, console: Console, haproxy: str, version: 
         on_error=on_error,
     )
     print_exploration(ex, paths, console)
-    if any(r.result.stuck for r in ex.rows):
-        return 1
-    silent = [r.index for r in ex.rows if perturb_cli.never_fired(r.result)]
-    if silent:
-        sys.stderr.write(f"qfuzz: error: the perturbation's delay points never fired in run(s) "
-                         f"{', '.join(map(str, silent))}: those runs give no verdict\n")
-        return 2
-    return 0
+    code, error = exploration_status(ex.rows)
+    if error:
+        sys.stderr.write(f"qfuzz: error: {error}\n")
+    return code
+
+
+def judged_rows(rows: Sequence[Row]) -> list[Row]:
+    """The runs that give a verdict: all of them, except a perturbed run
+    whose delay points never fired (its shape never queued)."""
+    return [r for r in rows if not perturb_cli.never_fired(r.result)]
+
+
+def exploration_status(rows: Sequence[Row]) -> tuple[int, Optional[str]]:
+    """The exploration's exit status and, for 2, its one-line reason: 1 if
+    a run showed STUCK, 0 if the judged runs were clean (a perturbed shape
+    that never queued is only reported as no verdict), 2 if no run was
+    judged at all (the delay points fired in none)."""
+    if any(r.result.stuck for r in rows):
+        return 1, None
+    if rows and not judged_rows(rows):
+        return 2, (f"the perturbation's delay points never fired in any of the {len(rows)} run(s): "
+                   "no verdict (nothing queued?)")
+    return 0, None
 
 
 def print_exploration(ex: Exploration, paths: Sequence[str], console: Console) -> None:
@@ -266,7 +286,16 @@ def print_exploration(ex: Exploration, paths: Sequence[str], console: Console) -
             console.print(f"{p}: first STUCK after {ex.first_stuck[p]:.0f} s of exploration")
         else:
             console.print(f"{p}: [yellow]no STUCK found[/] in {len(ex.rows)} runs")
-    c = ex.controls
+    judged = judged_rows(ex.rows)
+    silent = [r for r in ex.rows if r not in judged]
+    if silent:
+        console.print(f"[yellow]no verdict[/] in {len(silent)} run(s) ({', '.join(str(r.index) for r in silent)}): "
+                      f"the shape never queued (the delay points never fired); their "
+                      f"{sum(r.result.requests for r in silent)} requests are not counted below")
+    threaded = [r for r in judged if not r.control]
+    console.print(f"judged: {len(judged)} run(s); {sum(r.result.requests for r in threaded)} threaded requests, "
+                  f"{sum(r.result.stuck for r in threaded)} STUCK")
+    c = [r for r in judged if r.control]
     reqs = sum(r.result.requests for r in c)
     sq = sum(len(r.result.verdicts) for r in c)
     style = "bold red" if ex.control_stuck else "bold green"

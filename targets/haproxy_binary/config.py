@@ -8,7 +8,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 from harness.errors import QfuzzError
 
-BALANCES = ("roundrobin", "uri", "source", "leastconn", "first")
+BALANCES = ("roundrobin", "uri", "source", "leastconn", "first", "random")
 ORIGINS = ("ours", "nginx")
 # (min, max) of each integer field; bounded so no configuration can flood the machine
 LIMITS: dict[str, tuple[int, int]] = {
@@ -23,6 +23,7 @@ LIMITS: dict[str, tuple[int, int]] = {
     "slow_ms": (0, 30_000),
     "think_ms": (0, 10_000),  # each client pauses uniformly 0..think_ms between requests
     "max_requests": (1, 50_000_000),
+    "draws": (1, 16),  # `balance random(<draws>)`: servers drawn per pick, the least loaded kept
 }
 SECONDS = (0.5, 3600.0)
 
@@ -45,6 +46,7 @@ class StressConfig:
     origin: str = "ours"  # the HTTP servers behind HAProxy
     max_requests: int = 5_000_000
     perturb: Optional[dict[str, Any]] = None  # a perturbation plan (perturb.py); None: plain stress
+    draws: int = 2  # balance random's draws (HAProxy's default 2); used only with balance random
 
     def __post_init__(self) -> None:
         validate(asdict(self), "config")
@@ -53,12 +55,20 @@ class StressConfig:
         d = asdict(self)
         if d["perturb"] is None:  # plain stress: the JSON of every older reproducer
             del d["perturb"]
+        if d["draws"] == 2:  # likewise: left out at HAProxy's default
+            del d["draws"]
         return d
+
+    @property
+    def balance_line(self) -> str:
+        """The backend's `balance` argument as HAProxy reads it."""
+        return f"random({self.draws})" if self.balance == "random" else self.balance
 
     @property
     def path(self) -> str:
         """The queue a stranded request would sit in: hash algorithms assign a
-        server first (server queue), the others queue on the backend."""
+        server first (server queue), the others queue on the backend (random
+        too: since b88ae1802 (2.3) a full draw queues on the backend)."""
         return "server-queue" if self.balance in ("uri", "source") else "backend-queue"
 
     def short(self) -> str:
@@ -66,7 +76,7 @@ class StressConfig:
         slow = f" slow {self.slow_pct}%x{self.slow_ms}ms" if self.slow_pct and self.slow_ms else ""
         think = f" think {self.think_ms}ms" if self.think_ms else ""
         return (
-            f"{self.balance} nbthread {self.threads} servers {self.servers} maxconn {self.maxconn} "
+            f"{self.balance_line} nbthread {self.threads} servers {self.servers} maxconn {self.maxconn} "
             f"conns {self.conns} {ka} keys {self.keys}{slow}{think} tq {self.timeout_queue}ms"
             + (" perturbed" if self.perturb else "")
         )
@@ -110,7 +120,7 @@ def from_json(d: Any, where: str) -> StressConfig:
     unknown = sorted(set(d) - names)
     if unknown:
         raise QfuzzError(f"{where}.{unknown[0]}: unknown field")
-    full = {**StressConfig().to_json(), **d}
+    full = {**asdict(StressConfig()), **d}  # every default, the ones to_json leaves out too
     validate(full, where)
     return StressConfig(**full)
 
@@ -153,7 +163,7 @@ frontend fe
     default_backend be
 
 backend be
-    balance {cfg.balance}
+    balance {cfg.balance_line}
 {servers}
 """
 

@@ -75,7 +75,9 @@ def print_plan(plan: Plan, reasons: list[str], console: Console) -> None:
         console.print(f"  [dim]{r}[/]")
 
 
-def print_hits(summary: Mapping[str, Any], console: Console, indent: str = "") -> None:
+def print_hits(summary: Mapping[str, Any], console: Console, indent: str = "", verdict: bool = True) -> None:
+    """The hooks' hit counts; `verdict`: also say that a run whose delay
+    points never fired says nothing (an exploration says it its own way)."""
     if not summary.get("initialised"):
         console.print(f"{indent}[bold red]perturbation: the runtime never initialised (no shared file)[/]")
         return
@@ -86,7 +88,7 @@ def print_hits(summary: Mapping[str, Any], console: Console, indent: str = "") -
     console.print(f"{indent}perturbation hooks: " + "; ".join(parts)
                   + f"; {summary['recorded']} delays recorded" + (f", {summary['not_recorded']} not recorded (slots full)"
                                                                    if summary["not_recorded"] else ""))
-    if not fired(summary):
+    if verdict and not fired(summary):
         console.print(f"{indent}[bold red]the delay points never fired: this run says nothing (not a clean verdict)[/]")
 
 
@@ -104,24 +106,28 @@ SCENARIO_DELAY_US = 30_000
 
 
 def scenario_plan(rep: Any, perturb: Optional[str], version: Optional[str], console: Console) -> Optional[Plan]:
-    """`qfuzz repro MODEL --against haproxy_binary --perturb auto`: the plan
-    aimed by the reproducer's own critical events (points.for_verdict)."""
+    """`qfuzz repro MODEL --against haproxy_binary --perturb auto|POINTS`:
+    the plan aimed by the reproducer's own critical events (points.for_verdict),
+    or at the points given, parsed as `qfuzz stress --perturb` parses them."""
     if not perturb:
         return None
-    if perturb != "auto":
-        raise QfuzzError(f"--perturb {perturb!r}: with --against only 'auto' (the reproducer's own critical events)")
     if not version or version == DEBIAN:
         raise QfuzzError("--perturb needs --haproxy-version V (an instrumented build of V is made once)")
     from .perturb import plan_from_json
-    from .points import for_verdict
 
-    verdict = rep.verdict if isinstance(rep.verdict, dict) else {}
-    choice = for_verdict(verdict, str(getattr(rep, "path", "") or "the reproducer"))
-    if not any(p.role == "delay" for p in choice.points):
-        labels = ", ".join(str(c.get("label")) for c in verdict.get("critical") or [] if isinstance(c, dict))
-        raise QfuzzError(f"--perturb auto: no perturbation point maps this reproducer's critical events ({labels})")
+    if perturb == "auto":
+        from .points import for_verdict
+
+        verdict = rep.verdict if isinstance(rep.verdict, dict) else {}
+        choice = for_verdict(verdict, str(getattr(rep, "path", "") or "the reproducer"))
+        if not any(p.role == "delay" for p in choice.points):
+            labels = ", ".join(str(c.get("label")) for c in verdict.get("critical") or [] if isinstance(c, dict))
+            raise QfuzzError(f"--perturb auto: no perturbation point maps this reproducer's critical events ({labels})")
+        points, reasons = choice.points, choice.reasons
+    else:
+        points, reasons = parse_points(perturb), ["points given on the command line"]
     plan = plan_from_json({"version": version, "seed": 0, "mode": "prob", "ppm": SCENARIO_PPM,
                            "delay_us": [SCENARIO_DELAY_US, SCENARIO_DELAY_US],
-                           "points": [p.to_json() for p in choice.points]}, "--perturb")
-    print_plan(plan, choice.reasons, console)
+                           "points": [p.to_json() for p in points]}, "--perturb")
+    print_plan(plan, reasons, console)
     return plan

@@ -7,9 +7,20 @@ oracle needs).  Then:
 
 * servers: maxconn, minconn (with the backend's fullconn), maxqueue,
   weight, backup, down (`disabled`) as in the workload; balance as in the
-  workload (hash becomes `balance uri`, each key its own path); redispatch
-  becomes `option redispatch`; persistence cookies become `cookie SRV` and
-  a `Cookie: SRV=s<N>` header;
+  workload (hash becomes `balance uri`, each key its own path; random(draws)
+  becomes `balance random(<draws>)`, whose draws HAProxy makes with its own
+  generator: a new draw per run, or the same draws at every start before
+  715107652, e.g. on 2.6.12); redispatch becomes
+  `option redispatch`; persistence cookies become `cookie SRV` and a
+  `Cookie: SRV=s<N>` header;
+* slowstart: `slowstart <ms>`.  HAProxy never ramps a server at start-up,
+  only one leaving maintenance or a failed state, while the model ramps a
+  server that is up at t=0 as if it had just come up; so such a server is
+  rendered `disabled` and enabled on the stats socket PRE_ENABLE_MS before
+  t=0.
+  HAProxy keeps slowstart in whole seconds and ticks every second, so the
+  ramp's steps are not the model's (five steps of slowstart/5 units, each
+  with its warmup tick): the converter says so in the run's header;
 * requests: each one on its own connection at its arrival time, held by
   the origin for its modelled duration (`?d=MS`);
 * admin events at their times, on the stats socket: `disable server`,
@@ -46,8 +57,19 @@ from .stats import stats_command
 SCALE_MS = 20  # real milliseconds per model time unit
 LEAD_S = 1.5  # the script starts this long after HAProxy answers (the load process must be up)
 TAIL_S = 1.0  # after the last request could have ended
-MODEL_BALANCE = {"roundrobin": "roundrobin", "hash": "uri", "first": "first", "leastconn": "leastconn"}
+MODEL_BALANCE = {"roundrobin": "roundrobin", "hash": "uri", "first": "first", "leastconn": "leastconn",
+                 "random": "random"}
+# Why requests[].fails is refused (docs/findings_real.md): the model fails chosen connect attempts
+# of one request; a real connect error comes from the server's address (a refusing port), so it
+# would fail every request connecting to that server at that moment, whichever the schedule.
+FAILS_REFUSAL = ("the model workload makes connects fail (requests[].fails): the model fails chosen attempts of "
+                 "one request, while a real refusal is per server address and would also fail the other "
+                 "requests connecting there at that moment, so it is not mapped")
 MAPPABLE_KINDS = ("STUCK",)
+# how long before t=0 a slowstart server up at t=0 leaves maintenance: a margin for the admin
+# thread and the stats socket under load (at 10 ms, on a load of 10, a t=0 request once found the
+# server still in maintenance: 503 SC); HAProxy's ramp counts whole seconds anyway
+PRE_ENABLE_MS = 100
 
 
 @dataclass(frozen=True)
@@ -69,7 +91,7 @@ class Scenario:
                 for (at, path, hold), c in zip(self.requests, self.cookies)]
 
 
-def _server_options(s: dict[str, Any], i: int, fullconn: int, cookies: bool) -> str:
+def _server_options(s: dict[str, Any], i: int, fullconn: int, cookies: bool, scale: int = SCALE_MS) -> str:
     opts = []
     if s.get("maxconn"):
         opts.append(f"maxconn {int(s['maxconn'])}")
@@ -81,7 +103,9 @@ def _server_options(s: dict[str, Any], i: int, fullconn: int, cookies: bool) -> 
         opts.append(f"weight {int(s['weight'])}")
     if s.get("backup"):
         opts.append("backup")
-    if s.get("down"):
+    if s.get("slowstart"):
+        opts.append(f"slowstart {int(s['slowstart']) * scale}ms")
+    if s.get("down") or s.get("slowstart"):  # a slowstart server up at t=0 is enabled then (from_model)
         opts.append("disabled")
     if cookies:
         opts.append(f"cookie s{i}")
@@ -114,12 +138,8 @@ def from_model(workload: dict[str, Any], verdict: dict[str, Any], scale: int = S
     fullconn = int(backend.get("fullconn") or 0)
     reqs = workload.get("requests") or []
     # model version 3's fields: refused rather than dropped, so a verdict never comes from another shape
-    if any(int(s.get("slowstart") or 0) for s in servers):
-        raise QfuzzError("the model workload uses slowstart, whose ramp in virtual time is not mapped onto "
-                         "the real binary yet")
     if any(int(r.get("fails") or 0) for r in reqs):
-        raise QfuzzError("the model workload makes connects fail (requests[].fails), which cannot be imposed "
-                         "on the real binary's servers here")
+        raise QfuzzError(FAILS_REFUSAL)
     cookies = tuple(r.get("cookie") for r in reqs)
     use_cookies = any(c is not None for c in cookies)
     backend_options = []
@@ -133,6 +153,11 @@ def from_model(workload: dict[str, Any], verdict: dict[str, Any], scale: int = S
         backend_options.append("cookie SRV")
     requests = tuple((int(r["at"]) * scale, f"/k{int(r.get('key', 0))}", int(r.get("duration", 0)) * scale) for r in reqs)
     events = []
+    # HAProxy ramps only a server leaving maintenance: the model's server up at t=0 in slowstart
+    # comes out of maintenance just before the first instant
+    for i, s in enumerate(servers):
+        if int(s.get("slowstart") or 0) and not s.get("down"):
+            events.append((-PRE_ENABLE_MS, f"enable server be/s{i}"))
     for e in workload.get("events") or []:
         srv = int(e["server"])
         if not 0 <= srv < len(servers):
@@ -162,6 +187,7 @@ def from_model(workload: dict[str, Any], verdict: dict[str, Any], scale: int = S
         "threads": int(workload.get("threads", 1)), "servers": len(servers),
         "maxconn": max(int(s.get("maxconn") or 0) for s in servers), "balance": balance, "timeout_queue": tq,
         "seconds": seconds, "conns": 1, "keys": max([int(r.get("key", 0)) for r in reqs] + [0]) + 1,
+        **({"draws": int(backend.get("draws", 2))} if balance == "random" else {}),
     }, "model workload")
     ignored = []
     if any(r.get("poke") is not None for r in reqs):
@@ -170,9 +196,15 @@ def from_model(workload: dict[str, Any], verdict: dict[str, Any], scale: int = S
         ignored.append("maxpollevents")
     if int(workload.get("jitter") or 0):
         ignored.append("timer jitter")
+    if balance == "random":
+        ignored.append("the random draws (HAProxy's own generator: the same draws at every start before "
+                       "715107652, e.g. on 2.6.12)")
+    if any(int(s.get("slowstart") or 0) for s in servers):
+        ignored.append("the slowstart ramp's steps (HAProxy: whole seconds from the enable, a warmup tick "
+                       "every second; the model: 5 steps, each with its tick)")
     ignored.append("the thread schedule")
     return Scenario(
-        config=cfg, server_options=tuple(_server_options(s, i, fullconn, use_cookies) for i, s in enumerate(servers)),
+        config=cfg, server_options=tuple(_server_options(s, i, fullconn, use_cookies, scale) for i, s in enumerate(servers)),
         backend_options=tuple(backend_options), requests=requests, cookies=cookies, events=tuple(sorted(events)),
         expect_path=str(verdict.get("path", "")), expect_request=verdict.get("request"), ignored=tuple(ignored),
     )
