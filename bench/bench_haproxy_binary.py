@@ -23,7 +23,8 @@ finding's own critical events map to (targets/haproxy_binary/points.py:
 for_verdict).
 
 --perturb: plain stress against model-guided perturbation, all in one run:
-per version (--versions) and path (the first seed shape of each path),
+per version (--versions) and path (PERTURB_SHAPES: 2 keep-alive clients, where
+plain stress is not trivially fast; --seed-shape: the path's first seed shape),
 --seeds seeds of plain stress on the plain build (--seconds per run, stop at
 the first STUCK) and of each perturbation mode (--modes: prob, pct) on the
 instrumented build (--perturb-seconds per run), the `--perturb auto` points
@@ -50,6 +51,8 @@ real figures a lot; the load average is printed with every row.
     python bench/bench_haproxy_binary.py --ab --versions 2.6.12,3.0.11 --seconds 30
     python bench/bench_haproxy_binary.py --findings --versions debian,3.0.11 --runs 3
     python bench/bench_haproxy_binary.py --perturb --versions 2.6.12 --path backend-queue --seeds 5 --seconds 30
+    python bench/bench_haproxy_binary.py --perturb --versions 2.6.12 --path server-queue --seeds 5 --seconds 20 \
+        --perturb-seconds 10 --modes prob
 """
 from __future__ import annotations
 
@@ -79,6 +82,14 @@ SHAPES: dict[str, dict[str, Any]] = {
     "backend-queue (roundrobin, 2 threads, 4 clients)": {"balance": "roundrobin", "threads": 2, "conns": 4, "think_ms": 1},
     "control (uri, nbthread 1, 4 ka clients)": {"balance": "uri", "threads": 1, "conns": 4, "keepalive": True, "think_ms": 1},
     "control (roundrobin, nbthread 1, 2 ka clients)": {"balance": "roundrobin", "threads": 1, "conns": 2, "keepalive": True},
+}
+# --perturb's shapes, per path: where plain stress is not trivially fast, so a ratio means something.
+# The server queue's exploration seed (4 clients, think 1 ms) strands within ~140 plain requests through
+# another window (b11495652's trylock), where a delay at pendconn_add cannot gain 100x; with 2
+# keep-alive clients and no think time plain stress found none in 54,101 requests (docs/haproxy_binary.md).
+PERTURB_SHAPES: dict[str, dict[str, Any]] = {
+    "server-queue": {"balance": "uri", "threads": 3, "conns": 2, "keepalive": True},
+    "backend-queue": {"balance": "roundrobin", "threads": 3, "conns": 2, "keepalive": True},
 }
 MODEL_BALANCE = {"uri": "hash", "source": "hash", "roundrobin": "roundrobin", "first": "first", "leastconn": "leastconn"}
 
@@ -257,7 +268,7 @@ def perturb_main(args: argparse.Namespace) -> int:
     print(f"# {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}  plain vs perturbed, "
           f"{args.seeds} seeds, plain {args.seconds:g} s / perturbed {args.perturb_seconds:g} s per run, modes "
           f"{','.join(modes)}, {os.cpu_count()} CPUs, load average {load1()}")
-    choice = auto(tuple(p for p in SEEDS if not args.path or p == args.path))
+    choice = auto(tuple(p for p in PERTURB_SHAPES if not args.path or p == args.path))
     for line in choice.reasons:
         print(f"# point {line}")
     print(f"{'version':16} {'path':14} {'how':7} {'seed':>4} {'requests':>9} {'1st STUCK: req':>15} {'s':>6} "
@@ -266,10 +277,10 @@ def perturb_main(args: argparse.Namespace) -> int:
         plain_exe = binary(v, on_status=lambda m: print(f"# {m}", flush=True))
         pert_exe = perturbed_binary(v, on_status=lambda m: print(f"# {m}", flush=True))
         version = haproxy_version(plain_exe)
-        for path, shapes in SEEDS.items():
+        for path, base in PERTURB_SHAPES.items():
             if args.path and args.path != path:
                 continue
-            shape = {**shapes[0], **json.loads(args.shape)}
+            shape = {**(SEEDS[path][0] if args.seed_shape else base), **json.loads(args.shape)}
             print(f"# {path}: shape {shape}", flush=True)
             results: dict[str, list[tuple[int, bool]]] = {}
             for how in ("plain", *modes, "control"):
@@ -436,7 +447,9 @@ def main() -> int:
     ap.add_argument("--k", type=int, default=3, help="--perturb pct: change points per round")
     ap.add_argument("--n", type=int, default=100, help="--perturb pct: hits per round")
     ap.add_argument("--delay-us", type=int, default=200, help="--perturb: delay in microseconds")
-    ap.add_argument("--shape", default="{}", help="--perturb: JSON fields over the seed shape, e.g. '{\"conns\": 2}'")
+    ap.add_argument("--shape", default="{}", help="--perturb: JSON fields over the path's shape, e.g. '{\"conns\": 4}'")
+    ap.add_argument("--seed-shape", action="store_true",
+                    help="--perturb: start from the exploration's seed shape instead of PERTURB_SHAPES")
     ap.add_argument("--locks", action="store_true", help="what reaches HAProxy's locks (static and one short run)")
     args = ap.parse_args()
     if args.locks:
