@@ -118,12 +118,11 @@ def main() -> None:
     ap.add_argument("--examples", type=int, default=2000, help="hypothesis examples per figure (section 0)")
     args = ap.parse_args()
     cpu = default_cpu()
+    print(f"qfuzz runtime benchmark, {time.strftime('%Y-%m-%d %H:%M')}, executions pinned to CPU {cpu}", flush=True)
     with tempfile.TemporaryDirectory() as cache:
         hypothesis_rates(args.examples, Path(cache))
-
         pool = core.load_program(str(build([HERE / "programs" / "worker_pool.c"], cache=Path(cache))))
         counter = core.load_program(str(build([HERE / "programs" / "atomic_counter.c"], cache=Path(cache))))
-    print(f"qfuzz runtime benchmark, {time.strftime('%Y-%m-%d %H:%M')}, executions pinned to CPU {cpu}")
 
     print("\n1. unmodified 2-thread futex worker pool (1 job), PCT, trace off")
     wl = argv("1")

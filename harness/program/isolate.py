@@ -61,7 +61,7 @@ def _worker(campaign: Campaign, first: int, seconds: Optional[float], runs: Opti
         if on_start is not None:
             on_start()
         r = campaign.run(seconds=seconds, runs=runs, first=first, on_new=new, on_execution=note)
-        queue.send(("done", {"executions": r.executions, "seconds": r.seconds,
+        queue.send(("done", {"executions": r.executions, "seconds": r.seconds, "minimize_seconds": r.minimize_seconds,
                             "counts": {s: f.count for s, f in r.findings.items()}}))
     except Exception as exc:  # reported to the parent: an internal error is never a finding
         traceback.print_exc()
@@ -125,6 +125,7 @@ def run_campaign(
         done, reason = supervise(proc, reader, lambda: progress[0], hang_seconds, handle)
         if done is not None:
             result.executions += int(done.get("executions", progress[1]))
+            result.minimize_seconds += float(done.get("minimize_seconds", 0.0))  # the last worker's
             for sig, n in done.get("counts", {}).items():
                 if sig in summaries:
                     summaries[sig]["count"] = max(summaries[sig]["count"], n)
