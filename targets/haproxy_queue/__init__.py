@@ -91,11 +91,13 @@ class HaproxyQueue(Target):
     version = 3
 
     def canonical(self, data: Any, where: str = "workload") -> dict[str, Any]:
-        d = _obj(data, where, {"threads", "servers", "backend", "requests", "events", "jitter", "tgroups"})
+        d = _obj(data, where, {"threads", "servers", "backend", "requests", "events", "jitter",
+                               "threads_per_group"})
         threads = _int(d, "threads", where, 1, MAX_THREADS)
-        # thread groups (nbtgroups, HAProxy 3.2+: a queue per group); thread t is in group
-        # t * tgroups // threads; 1, the default, is left out so that older workloads stay byte-identical
-        tgroups = _int(d, "tgroups", where, 1, threads, 1)
+        # thread groups (HAProxy 3.2+: a queue per group): thread t is in group t // threads_per_group,
+        # so any thread count stays valid (--threads, shrinking); left out, the default, all threads are
+        # in one group and older workloads stay byte-identical
+        per_group = _int(d, "threads_per_group", where, 1, MAX_THREADS, 0)
         # how long a due timer may wait for a later one (native/core.c, timer jitter); 0, the default,
         # is left out so that workloads written before it existed stay byte-identical
         jitter = _int(d, "jitter", where, 0, MAX_JITTER, 0)
@@ -185,8 +187,8 @@ class HaproxyQueue(Target):
         out = {"threads": threads, "servers": servers, "backend": backend, "requests": requests, "events": events}
         if jitter:
             out["jitter"] = jitter
-        if tgroups > 1:
-            out["tgroups"] = tgroups
+        if per_group:
+            out["threads_per_group"] = per_group
         return out
 
     def pack(self, data: Mapping[str, Any]) -> bytes:
@@ -194,7 +196,7 @@ class HaproxyQueue(Target):
         ints = [
             LAYOUT, data["threads"], len(data["servers"]), len(data["requests"]), len(data["events"]),
             BALANCES.index(b["balance"]), b["timeout_queue"], int(b["redispatch"]), b["maxpollevents"], b["fullconn"],
-            b.get("retries", 3), b.get("draws", 2), data.get("tgroups", 1),
+            b.get("retries", 3), b.get("draws", 2), data.get("threads_per_group", 0),
         ]
         for s in data["servers"]:
             ints += [s["maxconn"], s["minconn"], s["maxqueue"], s["weight"], int(s["backup"]), int(s["down"]),
@@ -383,18 +385,22 @@ class HaproxyQueue(Target):
                 c["threads"] -= 1
                 for item in c["requests"] + c["events"]:
                     item["thread"] -= item["thread"] > t
-                yield _fit_tgroups(c)
+                yield c
                 break
         if d["threads"] > 1:
             c = _copy(d)
             c["threads"] -= 1
             for item in c["requests"] + c["events"]:
                 item["thread"] = min(item["thread"], c["threads"] - 1)
-            yield _fit_tgroups(c)
-        if d.get("tgroups", 1) > 1:  # fewer thread groups, down to one
+            yield c
+        if d.get("threads_per_group"):  # one thread group, or fewer groups
             c = _copy(d)
-            c["tgroups"] -= 1
-            yield _fit_tgroups(c)
+            del c["threads_per_group"]
+            yield c
+            if d["threads_per_group"] + 1 < d["threads"]:
+                c = _copy(d)
+                c["threads_per_group"] += 1
+                yield c
         # fewer servers
         if len(d["servers"]) > 1:
             for j in reversed(range(len(d["servers"]))):
@@ -563,20 +569,11 @@ def _add_thread_groups(w: dict[str, Any]) -> None:
     rnd = random.Random(int.from_bytes(digest[8:16], "little"))
     if rnd.random() >= 0.15:
         return
-    groups = rnd.choice((2, 3, 4, 4, 5, 6))  # 4 and 5 reach the bitmap's second word, 6 its third (HQ_LONGBITS 2)
-    w["threads"] = max(w["threads"], groups)
-    w["tgroups"] = groups
+    # 4 and 5 groups reach the bitmap's second word, 6 its third (HQ_LONGBITS 2)
+    w["threads"] = max(w["threads"], rnd.choice((2, 3, 4, 4, 5, 6)))
+    w["threads_per_group"] = rnd.choice((1, 1, 1, 2))
     for r in w["requests"]:
         r["thread"] = rnd.randrange(w["threads"])
-
-
-def _fit_tgroups(c: dict[str, Any]) -> dict[str, Any]:
-    """At most one thread group per thread; one group is the field left out."""
-    if c.get("tgroups", 1) > c["threads"]:
-        c["tgroups"] = c["threads"]
-    if c.get("tgroups") == 1:
-        del c["tgroups"]
-    return c
 
 
 def _copy(d: Mapping[str, Any]) -> dict[str, Any]:
@@ -589,8 +586,8 @@ def _copy(d: Mapping[str, Any]) -> dict[str, Any]:
     }
     if d.get("jitter"):
         c["jitter"] = d["jitter"]
-    if d.get("tgroups", 1) > 1:
-        c["tgroups"] = min(d["tgroups"], d["threads"])
+    if d.get("threads_per_group"):
+        c["threads_per_group"] = d["threads_per_group"]
     return c
 
 

@@ -1719,18 +1719,18 @@ static int hq_setup(const int32_t *wl, int n, uint32_t variant, char *err, int e
 	if (wl[HQ_H_TQUEUE] < 1)
 		FAIL("timeout_queue must be >= 1");
 
-	/* thread groups: nbtgroups, each thread in one, contiguous and even as
-	 * upstream spreads them (thread t in group t * groups / threads) */
-	int ntg = wl[HQ_H_TGROUPS];
-	if (ntg < 1 || ntg > nth)
-		FAIL("tgroups must be 1..threads (%d)", nth);
+	/* thread groups: thread t in group t / threads_per_group (0: one group) */
+	int per_group = wl[HQ_H_TPG];
+	if (per_group < 0 || per_group > QF_MAX_THREADS)
+		FAIL("threads_per_group must be 0..%d", QF_MAX_THREADS);
+	int ntg = per_group ? (nth + per_group - 1) / per_group : 1;
 
 	memset(&W, 0, offsetof(struct hq_world, pc));
 	W.variant = variant;
 	W.nthreads = nth;
 	W.ntgrp = ntg;
 	for (int t = 0; t < nth; t++)
-		W.tgrp_of[t] = t * ntg / nth;
+		W.tgrp_of[t] = per_group ? t / per_group : 0;
 	W.nsrv = nsrv;
 	W.nreq = nreq;
 	W.nev = nev;

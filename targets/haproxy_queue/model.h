@@ -45,7 +45,7 @@
 /* ---- workload layout (packed by targets/haproxy_queue/__init__.py) ----- */
 #define HQ_LAYOUT 4
 enum { HQ_H_LAYOUT, HQ_H_THREADS, HQ_H_NSRV, HQ_H_NREQ, HQ_H_NEV, HQ_H_BALANCE, HQ_H_TQUEUE, HQ_H_REDISP,
-       HQ_H_MAXPOLL, HQ_H_FULLCONN, HQ_H_RETRIES, HQ_H_DRAWS, HQ_H_TGROUPS, HQ_H_SIZE };
+       HQ_H_MAXPOLL, HQ_H_FULLCONN, HQ_H_RETRIES, HQ_H_DRAWS, HQ_H_TPG, HQ_H_SIZE };
 #define HQ_SRV_INTS 7 /* maxconn, minconn, maxqueue, weight, backup, down, slowstart (0: none) */
 #define HQ_REQ_INTS 8 /* at, thread, duration, key, cookie (server index, -1: none), poke (time, -1: none), tick (time, -1: none), fails */
 #define HQ_EV_INTS 5  /* at, thread, action, server, value */
