@@ -152,9 +152,11 @@ def test_unmappable_model_reproducer_is_one_line() -> None:
     with pytest.raises(QfuzzError, match=r"requests\[\]\.fails.*per server address") as err:
         scenario.from_model({**w, "requests": [{**req, "fails": 1}]}, {"kind": "STUCK"})
     assert "\n" not in str(err.value)
-    sc = scenario.from_model({**w, "backend": {"balance": "roundrobin", "retries": 1}, "requests": [req], "jitter": 5},
+    sc = scenario.from_model({**w, "backend": {"balance": "roundrobin", "retries": 1}, "requests": [req], "jitter": 5,
+                              "threads_per_group": 1},
                              {"kind": "STUCK"})
     assert "retries 1" in sc.backend_options and "timer jitter" in sc.ignored
+    assert any("thread groups" in i for i in sc.ignored)
 
 
 def test_random_draws_map_onto_balance_random() -> None:

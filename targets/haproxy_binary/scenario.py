@@ -202,6 +202,8 @@ def from_model(workload: dict[str, Any], verdict: dict[str, Any], scale: int = S
     if any(int(s.get("slowstart") or 0) for s in servers):
         ignored.append("the slowstart ramp's steps (HAProxy: whole seconds from the enable, a warmup tick "
                        "every second; the model: 5 steps, each with its tick)")
+    if int(workload.get("threads_per_group") or 0):
+        ignored.append("the thread groups (the real run uses one group: `thread-groups` is not set)")
     ignored.append("the thread schedule")
     return Scenario(
         config=cfg, server_options=tuple(_server_options(s, i, fullconn, use_cookies, scale) for i, s in enumerate(servers)),
