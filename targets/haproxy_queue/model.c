@@ -1332,9 +1332,17 @@ static void process_stream(struct hq_stream *s)
 			close_with(s, L_TIMEOUT);
 			return;
 		case ST_ASS: {
-			/* connect_server: the slot becomes a live session */
-			struct hq_server *srv = &W.srv[s->target];
-			qf_add(&srv->cur_sess, 1, L_CUR_SESS_INC);
+			/* connect_server: the slot becomes a live session.  With no
+			 * target (87154e301's race: the entry was unlinked by a picker
+			 * that has not handed it a server yet) the count goes to a
+			 * scratch cell, at the same schedule point: the real stream
+			 * would use a server it was never given, and the model must
+			 * not index W.srv[-1] */
+			static long no_target_cur_sess;
+			long *cur_sess = s->target >= 0 ? &W.srv[s->target].cur_sess : &no_target_cur_sess;
+			if (s->target < 0)
+				no_target_cur_sess = 0;
+			qf_add(cur_sess, 1, L_CUR_SESS_INC);
 			s->flags |= SF_CURR_SESS;
 			if (s->fails > 0) {
 				/* the workload's pattern: this attempt fails; the error
