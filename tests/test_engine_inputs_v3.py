@@ -66,11 +66,12 @@ def test_the_generic_hypothesis_mix_draws_each_version_3_field():
                 lambda d: any(r.get("fails") for r in d["requests"]),
                 lambda d: "retries" in d["backend"],
                 lambda d: d["backend"]["balance"] == "random" and "draws" in d["backend"],
-                lambda d: d.get("jitter")):
+                lambda d: d.get("jitter"),
+                lambda d: d.get("threads_per_group")):
         assert has(find(g, lambda w: bool(has(w.data)), settings=conf).data)
     # the basic mix (the strategy's default) draws none of them
     basic = find(workloads("haproxy_queue"), lambda w: len(w.data["requests"]) >= 3, settings=conf).data
-    assert not any(k in basic for k in ("jitter",)) and basic["backend"]["balance"] != "random"
+    assert not any(k in basic for k in ("jitter", "threads_per_group")) and basic["backend"]["balance"] != "random"
 
 
 def test_hypothesis_search_on_the_generic_mix_finds_f6_on_fixed():
@@ -86,3 +87,11 @@ def test_hypothesis_search_on_the_generic_mix_finds_f6_on_fixed():
         assert "random" in str(exc)
     else:
         raise AssertionError("balance random accepted without the random knob")
+
+
+def test_hypothesis_search_on_the_generic_mix_finds_624969884():
+    # thread groups come only from the generic mix: 4 threads, one per group, reach the bitmap's second word
+    r = search(HQ, "revert-624969884", examples=3000, seed=1, stop_at_first=True, mix="generic", threads=(4, 4))
+    assert r.found, r
+    ((sig, f),) = r.found.items()
+    assert f.execution.workload.data.get("threads_per_group") and str(sig).startswith("LIVELOCK:"), sig

@@ -21,10 +21,11 @@ _HQ_MIX_KNOBS: dict[str, dict[str, Any]] = {
     "admin": {"servers": (1, 3), "max_events": 3, "redispatch": None},
     "backup": {"servers": (1, 3), "max_events": 3, "backups": (1, 1), "redispatch": None},
     "generic": {"servers": (1, 3), "maxconn": (1, 3), "max_events": 3, "cookies": True, "pokes": True,
-                "backups": (0, 1), "redispatch": None, "slowstart": True, "fails": True, "random": True, "jitter": True},
+                "backups": (0, 1), "redispatch": None, "slowstart": True, "fails": True, "random": True, "jitter": True,
+                "groups": True},
 }
 _HQ_BASIC = {"servers": (1, 2), "max_events": 0, "cookies": False, "pokes": False, "backups": (0, 0), "redispatch": False,
-             "slowstart": False, "fails": False, "random": False, "jitter": False}
+             "slowstart": False, "fails": False, "random": False, "jitter": False, "groups": False}
 
 
 def workloads(*, mix: Optional[str] = None, **knobs: Any) -> st.SearchStrategy[dict[str, Any]]:
@@ -34,7 +35,8 @@ def workloads(*, mix: Optional[str] = None, **knobs: Any) -> st.SearchStrategy[d
     redispatch=False (None: either), and model version 3's fields:
     slowstart=False (a server may ramp up), fails=False (requests may fail
     to connect, with retries 0..3), random=False (balance random(draws) is
-    one more choice), jitter=False (a timer window of 0, 5 or 10 ms);
+    one more choice), jitter=False (a timer window of 0, 5 or 10 ms),
+    groups=False (thread groups: threads_per_group 1 or 2, or one group);
     mix="basic", "persist", "admin", "backup", "generic" (all of the above)
     or "all" (one of the first four) sets the knobs that mix of
     HaproxyQueue.generate exercises, and knobs given explicitly win)."""
@@ -64,6 +66,7 @@ def _hq_strategy(
     fails: bool,
     random: bool,
     jitter: bool,
+    groups: bool,
 ) -> st.SearchStrategy[dict[str, Any]]:
     """Short requests on a 10 ms grid so that arrivals meet service ends.
     Admin events (enable, disable, shutdown, set_maxconn 1..4) hit active
@@ -95,12 +98,13 @@ def _hq_strategy(
         st.integers(0, 3) if fails else st.just(3),  # retries
         st.integers(1, 3) if random else st.just(2),  # draws, when the balance is random
         st.sampled_from((0, 5, 10)) if jitter else st.just(0),
+        st.sampled_from((0, 1, 2)) if groups else st.just(0),  # threads_per_group (0: one group, the field left out)
     )
     return parts.map(_hq_build)
 
 
 def _hq_build(parts: tuple[Any, ...]) -> dict[str, Any]:
-    nthreads, maxconns, balance, requests, events, nbackups, redispatch, ramp, retries, draws, jitter = parts
+    nthreads, maxconns, balance, requests, events, nbackups, redispatch, ramp, retries, draws, jitter, per_group = parts
     servers = [{"maxconn": m} for m in maxconns] + [{"maxconn": 1, "backup": True}] * nbackups
     if ramp is not None:
         servers[ramp[0] % len(maxconns)]["slowstart"] = ramp[1]
@@ -109,6 +113,7 @@ def _hq_build(parts: tuple[Any, ...]) -> dict[str, Any]:
         backend["draws"] = draws
     return {
         "threads": nthreads,
+        **({"threads_per_group": per_group} if per_group else {}),
         "servers": servers,
         "backend": backend,
         "jitter": jitter,
