@@ -105,7 +105,7 @@ class LogTail:
         self.marker = marker
         self.pos = 0
         self.lines = 0
-        self.sq = 0
+        self.queue_timeouts = 0
         self.rest = b""
 
     def poll(self) -> None:
@@ -120,7 +120,7 @@ class LogTail:
         cut = data.rfind(b"\n") + 1
         chunk, self.rest = data[:cut], data[cut:]
         self.lines += chunk.count(b"\n")
-        self.sq += chunk.count(self.marker)
+        self.queue_timeouts += chunk.count(self.marker)
 
 
 def run_once(
@@ -200,10 +200,10 @@ def _drive(
             load.terminate()  # no new requests; queued ones end (or time out) by themselves
             return True, None
         if on_progress and now >= next_report:
-            lines = sq = 0
+            lines = queue_timeouts = 0
             if tail is not None:
                 tail.poll()
-                lines, sq = tail.lines, tail.sq
-            on_progress(Progress(now - t0, lines, sq, sampler.longest_stall()))
+                lines, queue_timeouts = tail.lines, tail.queue_timeouts
+            on_progress(Progress(now - t0, lines, queue_timeouts, sampler.longest_stall()))
             next_report = now + 1.0
     return False, None
