@@ -41,3 +41,38 @@ def test_without_the_disable_the_same_stranding_only_delays():
     w = {**STRANDED_THEN_LEFT_BEHIND, "events": []}
     for variant in ("pre-fix", "seed-fix"):
         assert harness.run(HQ, variant, w, Replay()).verdict.ok, variant
+
+
+# The pre-fix main job's stranding with no release decision on record (round 4 kept it out of
+# the corpus as STUCK:backend-queue:LB_FULL:-).  At t=29 the ramp ends and the warmup's
+# pendconn_grab_from_px hands r0 a slot without counting it in served (111ea83ed): by served the
+# server has a free slot, so r3 is stranded; in fact r0 holds it, and the releases at t=43 find
+# the dynamic limit (fullconn) reached.  r3 times out: the grab is the release side's event.
+GRABBED_SLOT = {
+    "threads": 3,
+    "servers": [{"maxconn": 3, "minconn": 1, "slowstart": 29}],
+    "backend": {"balance": "leastconn", "timeout_queue": 26, "fullconn": 6},
+    "requests": [{"at": 11, "thread": 2, "duration": 14}, {"at": 21, "thread": 1, "duration": 14},
+                 {"at": 22, "thread": 0, "duration": 15}, {"at": 26, "thread": 1, "duration": 7}],
+    "events": [],
+    "jitter": 10,
+}
+GRABBED_SLOT_DECISIONS = bytes([0, 0, 2] + [0] * 23 + [1])
+
+
+def test_a_free_slot_that_only_an_uncounted_grab_made_blames_the_grab():
+    for variant in ("pre-fix", "seed-fix"):
+        ex = harness.run(HQ, variant, GRABBED_SLOT, Replay(GRABBED_SLOT_DECISIONS))
+        v = ex.verdict
+        assert v.signature == "STUCK:backend-queue:LB_FULL:GR_UNCOUNTED", variant
+        assert v.critical[1].label == "GR_UNCOUNTED" and v.critical[1].step >= 0, variant
+        assert "grabbed stream" in v.detail
+        pattern = HQ.variant(variant).explains(v.kind, v.path, *v.labels)
+        assert pattern is not None and "111ea83ed" in pattern.why, (variant, pattern)
+        # the differential agrees: the 111ea83ed fix (no grab) removes it
+        assert attribute(ex).removes("111ea83ed"), (variant, attribute(ex))
+
+
+def test_the_last_server_left_behind_says_so():
+    v = harness.run(HQ, "pre-fix", STRANDED_THEN_LEFT_BEHIND, Replay()).verdict
+    assert "server 0, the last one up, went into maintenance" in v.detail and "free slot" not in v.detail

@@ -495,7 +495,7 @@ class HaproxyQueue(Target):
     # -- how its traces read (harness/swimlane.py, harness/htmltrace.py) ---------------
     def roles(self, verdict: Any) -> tuple[str, str]:
         if verdict.kind == "STUCK":
-            return ("the queuer's full check", "the releaser's decision not to dequeue")
+            return ("the queuer's full check", _RELEASER.get(verdict.labels[1], "the releaser's decision not to dequeue"))
         return ("", "")
 
     def window(self, verdict: Any) -> Any:
@@ -515,7 +515,7 @@ class HaproxyQueue(Target):
                 f"t={v.failed_at}: waited {waited} of timeout queue {tq}")
         return Wait(line, queued, v.stranded_at, v.failed_at, tq if isinstance(tq, int) else None, "queued",
                     f"failed: waited {waited} of timeout queue {tq}",
-                    ("queued, no server free", "stranded: a server had a free slot"))
+                    ("queued, no server free", _STRANDED.get(v.labels[1], "stranded: a server had a free slot")))
 
     # -- the engines' own encodings of a workload (harness/fuzzinput.py, harness/strategies.py)
     def decode_workload(self, reader: Any) -> dict[str, Any]:
@@ -532,6 +532,18 @@ class HaproxyQueue(Target):
         from .hypothesis_workloads import workloads
 
         return workloads(**knobs)
+
+
+# the release side's critical event, where it is not a decision not to dequeue
+_RELEASER = {
+    "RD_SKIP_PX": "the last server's redistribution, which left the backend queue",
+    "GR_UNCOUNTED": "the grab that counted none of the slots it handed out",
+}
+# how the swim lane's wait bar names the stranded span, by the releaser's label
+_STRANDED = {
+    "RD_SKIP_PX": "stranded: the backend queue left behind",
+    "GR_UNCOUNTED": "stranded: a free slot by served's count, held by a grabbed stream",
+}
 
 
 def _add_2026_fields(w: dict[str, Any], unit: int) -> None:

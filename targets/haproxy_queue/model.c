@@ -1486,8 +1486,11 @@ static void pendconn_grab_from_px(struct hq_server *s)
 			qlen_add(q, -local, L_GR_LENGTH, 1);
 		n += local;
 	}
-	if (n)
+	if (n) {
 		qf_add(&W.px.totpend, -n, L_GR_LENGTH);
+		s->grab_step = qf_step();
+		s->grab_thread = qf_self();
+	}
 }
 
 /* srv_update_status (the server no longer runs) and srv_detach (deleted):
@@ -1773,6 +1776,7 @@ static int hq_setup(const int32_t *wl, int n, uint32_t variant, char *err, int e
 		for (int g = 0; g < ntg; g++) /* lock ids: group 0's as before groups, 3000 + 16 i + g for the others */
 			queue_init(HQ_TGQ(s, g), i, g, g ? 3000 + 16 * i + g : 10 + i, RANK_SRVQ, &s->queueslength);
 		s->nodeq_step = s->nodeq_label = s->nodeq_thread = -1;
+		s->grab_step = s->grab_thread = -1;
 		s->slowstart = (uint32_t)p[6];
 		s->warmup_task = -1;
 		if (s->slowstart) {

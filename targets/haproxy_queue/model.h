@@ -255,7 +255,8 @@ enum { PATH_NONE = 0, PATH_SERVER = 1, PATH_BACKEND = 2 };
 	X(L_PSQ_LAST_OTHER_CAS, "process_srv_queue: CAS last_other_tgrp_served to the next non-empty group")  \
 	X(L_PSQ_SELF_INC, "process_srv_queue: own group's self_served++")                                     \
 	X(L_PSQ_TG_SPIN, "process_srv_queue: no other group's bit is set: the search for one never ends")       \
-	X(L_INV_TG_OOB, "invariant: process_srv_queue writes inside non_empty_tgids")
+	X(L_INV_TG_OOB, "invariant: process_srv_queue writes inside non_empty_tgids")                       \
+	X(L_GR_UNCOUNTED, "pendconn_grab_from_px: handed out slots that served does not count (pre-111ea83ed)")
 
 #define X(e, s) e,
 enum hq_label { HQ_LABELS(X) HQ_NLABELS };
@@ -295,6 +296,8 @@ struct hq_server {
 	long queueslength;
 	/* oracle bookkeeping: the last time a release-side path chose not to dequeue */
 	int nodeq_step, nodeq_label, nodeq_thread;
+	/* ... and the last pendconn_grab_from_px that handed out uncounted slots (-1: none) */
+	int grab_step, grab_thread;
 	/* slowstart: SRV_ST_STARTING since last_change, ramping over `slowstart` */
 	long starting;
 	uint32_t slowstart, last_change;

@@ -123,6 +123,14 @@ static void mark_stranded(struct hq_stream *s, int path, int srv, const struct h
 	s->strand_rel_step = rel ? rel->nodeq_step : -1;
 	s->strand_rel_label = rel ? rel->nodeq_label : -1;
 	s->strand_rel_thread = rel ? rel->nodeq_thread : -1;
+	/* pre-111ea83ed: no release decision on record, but a grab from the
+	 * backend queue handed out slots that `served` does not count, so the
+	 * free slot seen here is held by a grabbed stream */
+	if (rel && rel->nodeq_step < 0 && rel->grab_step >= 0) {
+		s->strand_rel_step = rel->grab_step;
+		s->strand_rel_label = L_GR_UNCOUNTED;
+		s->strand_rel_thread = rel->grab_thread;
+	}
 	/* the 2026 tree: a backend-queued request with no slot held anywhere and
 	 * no ready server announced has nobody at all to dequeue it (F5); with a
 	 * slot held elsewhere it is F1's case (that holder's release rescues it) */
@@ -168,7 +176,8 @@ static void find_stranded(void)
 				 * its timeout is decided by the queue being left behind, which
 				 * the 53f52e67a fix turns into a 503 at once */
 				if (o->stranded_since != QF_ETERNITY &&
-				    (o->strand_path != PATH_BACKEND || o->strand_rel_label >= 0))
+				    (o->strand_path != PATH_BACKEND ||
+				     (o->strand_rel_label >= 0 && o->strand_rel_label != L_GR_UNCOUNTED)))
 					continue;
 				mark_stranded(o, PATH_BACKEND, W.px.orphan_srv, 0);
 				o->strand_rel_step = W.px.orphan_step;
@@ -223,9 +232,17 @@ void hq_oracle_queue_timeout(struct hq_stream *s)
 	v.thread_b = s->strand_rel_thread;
 	v.t_from = s->stranded_since;
 	v.t_at = qf_now();
-	snprintf(v.detail, sizeof v.detail,
-		 "request %d waited in the %s queue from t=%u to its timeout at t=%u while server %d had a free slot",
-		 s->id, s->strand_path == PATH_SERVER ? "server" : "backend", s->queued_at, qf_now(), s->strand_srv);
+	char why[100];
+	if (s->strand_rel_label == L_RD_SKIP_PX)
+		snprintf(why, sizeof why, ": server %d, the last one up, went into maintenance and left it there",
+			 s->strand_srv);
+	else if (s->strand_rel_label == L_GR_UNCOUNTED)
+		snprintf(why, sizeof why, " while server %d had a free slot by its served count (a grabbed stream "
+			 "held it uncounted)", s->strand_srv);
+	else
+		snprintf(why, sizeof why, " while server %d had a free slot", s->strand_srv);
+	snprintf(v.detail, sizeof v.detail, "request %d waited in the %s queue from t=%u to its timeout at t=%u%s", s->id,
+		 s->strand_path == PATH_SERVER ? "server" : "backend", s->queued_at, qf_now(), why);
 	qf_fail(&v);
 }
 
