@@ -1,7 +1,7 @@
 """The atheris input encoding (targets/haproxy_queue/fuzz_encoding.py) and the
 hypothesis workload strategy (targets/haproxy_queue/hypothesis_workloads.py)
 carry model version 3's fields: slowstart, connect failures with retries,
-balance random(draws), and (hypothesis) a timer window."""
+balance random(draws), thread groups, and (hypothesis) a timer window."""
 from __future__ import annotations
 
 import subprocess
@@ -29,6 +29,27 @@ def test_a_decoded_input_carries_each_version_3_field():
     assert [s.get("slowstart") for s in d["servers"]] == [None, 50]
     assert (d["backend"]["balance"], d["backend"]["draws"], d["backend"]["retries"]) == ("random", 3, 1)
     assert [r.get("fails") for r in d["requests"]] == [None, 2]
+
+
+def test_the_pair_s_last_bit_gives_every_thread_a_group_of_its_own():
+    # 4 threads, 1 server with the x bit, x0 = the groups bit only, x1 = 0, one request
+    w, _ = decode(HQ, bytes([0x03, 1, 0x80, 0x80, 0, 0, 0]))
+    assert (w.data["threads"], w.data.get("threads_per_group")) == (4, 1)
+    assert decode(HQ, encode(HQ, w.data))[0].data == w.data
+    w, _ = decode(HQ, bytes([0x03, 1, 0x80, 0, 0, 0, 0]))
+    assert "threads_per_group" not in w.data
+
+
+def test_atheris_finds_624969884_which_needs_thread_groups(tmp_path):
+    entry = ROOT / "fuzz" / "fuzz_haproxy_queue.py"
+    proc = subprocess.run([sys.executable, str(entry), "-max_total_time=60", "-seed=1", "--variant=revert-624969884",
+                           "--corpus=", "--crash-on=LIVELOCK:*"], cwd=tmp_path, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=180)
+    assert proc.returncode == 77, proc.stdout[-3000:]
+    (crash,) = tmp_path.glob("crash-*")
+    w, s = decode(HQ, crash.read_bytes())
+    assert w.data.get("threads_per_group") == 1
+    assert harness.run(HQ, "revert-624969884", w, s).verdict.signature == "LIVELOCK:-:PSQ_TG_SPIN:-"
 
 
 def test_without_the_x_bit_an_input_decodes_as_before_the_pair_existed():

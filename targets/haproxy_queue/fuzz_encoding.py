@@ -6,7 +6,7 @@ common schedule part and the rules every decoder keeps).  Layout:
       c1: requests (4 bits) | events (2) | timeout_queue choice (2)
       server: maxconn-1 (2 bits) | backup (1) | down (1) | maxqueue (2) | minconn 1, fullconn 2 (1) | x (1)
       x0 x1, only when the first server's x bit is set: the fields of model version 3
-      x0: slowstart choice (2 bits) | its server (2) | balance random (1) | draws choice (2) | spare (1)
+      x0: slowstart choice (2 bits) | its server (2) | balance random (1) | draws choice (2) | groups (1)
       x1: retries choice (2 bits) | fails (2) | on which request (4)
       request: [at slot (3) | thread (3) | key (2)]
                [duration-1 (2) | at slot high (2) | cookie (1) | cookie server (2) | poked 10 ms after arrival (1)]
@@ -19,7 +19,10 @@ common schedule part and the rules every decoder keeps).  Layout:
     slowstart 20, 50 or 100 ms (a ramp of 5 steps: 50 puts them on the grid),
     `balance random(draws)` with 2, 1, 3 or 4 draws, `retries` 3, 0, 1 or 2
     and 0 to 3 connect failures of one request.  0 is each field's default, so
-    a zero pair is the workload without it.
+    a zero pair is the workload without it.  x0's last bit (spare until the
+    thread groups' round) puts every thread in a group of its own
+    (`threads_per_group` 1): 4 threads are then 4 groups, which already reach
+    the model's second bitmap word.  Wider groups are clamped to 1 by encode().
 
     Left out on purpose: `set maxconn` to 0 (unlimited).  With it the `coarse`
     control variant fails on one thread (queued requests are left behind by
@@ -105,7 +108,10 @@ def decode(r: Reader) -> dict[str, Any]:
         backend["retries"] = HQ_RETRIES[x1 & 3]
     if (x1 >> 2) & 3 and requests:
         requests[(x1 >> 4) % len(requests)]["fails"] = (x1 >> 2) & 3
-    return {"threads": threads, "servers": servers, "backend": backend, "requests": requests, "events": events}
+    out = {"threads": threads, "servers": servers, "backend": backend, "requests": requests, "events": events}
+    if x0 & 0x80 and threads > 1:
+        out["threads_per_group"] = 1
+    return out
 
 
 def _nearest(options: tuple[int, ...], value: int) -> int:
@@ -127,6 +133,8 @@ def encode(w: dict[str, Any]) -> bytes:
     x0 = 0 if ramp is None else _nearest(HQ_SLOWSTARTS[1:], servers[ramp]["slowstart"]) + 1 | ramp << 2
     if b["balance"] == "random":
         x0 |= 0x10 | _nearest(HQ_DRAWS, b.get("draws", 2)) << 5
+    if w.get("threads_per_group") and w["threads"] > 1:
+        x0 |= 0x80
     failing = next((i for i, q in enumerate(requests) if q.get("fails")), None)
     x1 = _nearest(HQ_RETRIES, b.get("retries", 3))
     if failing is not None:
