@@ -38,6 +38,19 @@ def verdict_of(target: Target, r: dict[str, Any], variant: Optional[str] = None)
     )
 
 
+# A campaign runs many schedules of one Workload in a row: what the target derives from it (the
+# step estimate, the step budget, the timer window) is computed once per workload, not per execution
+# (the Python side of a campaign's execution, the core stubbed out: 22 us before, 19 us after).
+_derived: tuple[Any, ...] = (None, None, 0, 0, 0)
+
+
+def _sizes(t: Target, w: Workload) -> tuple[int, int, int]:
+    global _derived
+    if _derived[0] is not w or _derived[1] is not t:
+        _derived = (w, t, t.estimate_steps(w.data), t.budget(w.data), t.jitter(w.data))
+    return _derived[2], _derived[3], _derived[4]
+
+
 # Told every execution's input before it runs (t, variant, workload, scheduler): a worker
 # child that may die notes it so its parent can save the input (harness/program/isolated_search.py).
 watch: Optional[Callable[[Target, Variant, Workload, Scheduler], None]] = None
@@ -66,7 +79,7 @@ def run(
     v = variant if isinstance(variant, Variant) else t.variant(variant)  # a Variant: an unnamed build (attribution)
     w: Workload = t.workload(workload)
     s = scheduler if scheduler is not None else PCT()
-    k = t.estimate_steps(w.data)
+    k, steps_budget, jitter = _sizes(t, w)
     if isinstance(s, PCT) and s.k is None and hasattr(t, "measured_steps"):
         k = t.measured_steps(v.name, w)  # a program's run length, measured (harness/program/target.py)
     if watch is not None:  # last before the core: measured_steps() may run one of its own
@@ -76,11 +89,11 @@ def run(
         v.bits,
         w.packed,
         s.kind,
-        budget=budget or t.budget(w.data),
+        budget=budget or steps_budget,
         cpu=default_cpu() if cpu is None else cpu,
         trace=int(trace),
         features=int(features),
-        jitter=t.jitter(w.data),
+        jitter=jitter,
         **s.native_args(k),
         **({"fork": 1} if fork else {}),
     )
