@@ -76,3 +76,29 @@ def test_a_free_slot_that_only_an_uncounted_grab_made_blames_the_grab():
 def test_the_last_server_left_behind_says_so():
     v = harness.run(HQ, "pre-fix", STRANDED_THEN_LEFT_BEHIND, Replay()).verdict
     assert "server 0, the last one up, went into maintenance" in v.detail and "free slot" not in v.detail
+
+
+# The pre-fix main job's other stranding with no release decision at first (round 5, execution
+# #558,946, minimized): at t=11 the ramp ends (limit 2, served 1), but pre-111ea83ed's warmup
+# only grabs from the backend queue, and there is nothing there yet, so r1, queued on the server
+# by its cookie, stays; at t=13 r2 sees the server "full" (its queue is not empty) and queues on
+# the backend: stranded, with nobody's decision on record.  At t=20 (the disable's timer waited
+# for r0's release) server 0 goes into maintenance and the backup becomes eligible, offered
+# nothing (F2): that decision is the release side.
+BACKUP_LATER = {
+    "threads": 2,
+    "servers": [{"maxconn": 2, "slowstart": 11}, {"maxconn": 1, "backup": True}],
+    "backend": {"balance": "roundrobin", "timeout_queue": 50},
+    "requests": [{"at": 3, "thread": 1, "duration": 17}, {"at": 9, "thread": 1, "duration": 0, "cookie": 0},
+                 {"at": 13, "thread": 0, "duration": 0}],
+    "events": [{"at": 12, "thread": 0, "action": "disable", "server": 0}],
+    "jitter": 10,
+}
+
+
+def test_a_stranding_with_no_decision_takes_the_first_release_decision_made_after_it():
+    ex = harness.run(HQ, "pre-fix", BACKUP_LATER, Replay(bytes([0] * 8 + [1])))
+    v = ex.verdict
+    assert (v.signature, v.stranded_at, v.server) == ("STUCK:backend-queue:LB_FULL:ADM_DISABLE", 13, 1)
+    assert v.critical[1].step > v.critical[0].step  # decided after the request queued
+    assert HQ.variant("pre-fix").explains(v.kind, v.path, *v.labels) is not None

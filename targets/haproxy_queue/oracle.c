@@ -115,8 +115,18 @@ static int has_free_slot(const struct hq_server *s)
 
 static void mark_stranded(struct hq_stream *s, int path, int srv, const struct hq_server *rel)
 {
-	if (s->stranded_since != QF_ETERNITY)
+	if (s->stranded_since != QF_ETERNITY) {
+		/* stranded with no release decision on record: the first decision made
+		 * since that leaves it stranded is the release side (e.g. F2's disable,
+		 * which makes a backup eligible and offers it nothing) */
+		if (s->strand_rel_label < 0 && rel && rel->nodeq_step >= 0) {
+			s->strand_srv = srv;
+			s->strand_rel_step = rel->nodeq_step;
+			s->strand_rel_label = rel->nodeq_label;
+			s->strand_rel_thread = rel->nodeq_thread;
+		}
 		return;
+	}
 	s->stranded_since = qf_now();
 	s->strand_path = path;
 	s->strand_srv = srv;
