@@ -31,13 +31,17 @@ from harness.targets import get
 
 PATHS = {"server-queue": "5541d4995/server", "backend-queue": "5541d4995/backend"}
 # (label, mix, grid, jitter: None = the generator's default window, 0 = off)
+# every grid with and without jitter, on both mixes (the first row is the reference)
 CONFIGS = (
     ("basic mix, 10 ms grid, no jitter (pre-fix's campaigns before 2026-12)", "basic", "10ms", 0),
+    ("basic mix, 10 ms grid, jitter 10 ms", "basic", "10ms", 10),
     ("basic mix, 1 ms grid, no jitter", "basic", "1ms", 0),
     ("basic mix, 1 ms grid, jitter 10 ms", "basic", "1ms", None),
     ("basic mix, continuous (µs), no jitter", "basic", "continuous", 0),
     ("basic mix, continuous (µs), jitter 10 ms", "basic", "continuous", None),
     ("generic mix, 10 ms grid, no jitter", "generic", "10ms", 0),
+    ("generic mix, 10 ms grid, jitter 10 ms", "generic", "10ms", 10),
+    ("generic mix, 1 ms grid, no jitter", "generic", "1ms", 0),
     ("generic mix, 1 ms grid, jitter 10 ms (the default)", "generic", "1ms", None),
     ("generic mix, continuous (µs), no jitter", "generic", "continuous", 0),
     ("generic mix, continuous (µs), jitter 10 ms", "generic", "continuous", None),
