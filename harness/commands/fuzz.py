@@ -83,6 +83,10 @@ def _accept_libfuzzer_flags(fz: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, console: Console) -> int:
     from ..program import cli as program_cli
 
+    if args.hang_timeout is not None and args.engine not in SEEDED:  # atheris: libFuzzer's -timeout
+        other = ("atheris has libFuzzer's -timeout" if args.engine == "atheris"
+                 else "a hypothesis worker counts as hung after 30 s")
+        raise QfuzzError(f"--hang-timeout applies to the seeded engines ({', '.join(SEEDED)}); {other}")
     target = program_cli.target_of(args)  # a name, or C sources with their --variant/--cflags/--args
     target.variant(args.variant)
     if args.engine != "atheris":

@@ -52,6 +52,7 @@ class CampaignResult:
     findings: dict[str, Finding] = field(default_factory=dict)
     minimize_seconds: float = 0.0  # the part of `seconds` spent minimizing and storing new failures
     budget: Optional[float] = None  # the wall-time budget it ran under
+    skipped: int = 0  # executions not run: their workload hung before (harness/program/isolate.py)
 
     @property
     def search_seconds(self) -> float:
@@ -115,6 +116,7 @@ class Campaign:
         should_stop: Optional[Callable[[], bool]] = None,
         on_execution: Optional[Callable[[int], None]] = None,
         deadline: Optional[float] = None,
+        skip: Optional[Callable[[Workload], bool]] = None,
     ) -> CampaignResult:
         """Run until `seconds` or `runs` is reached (or `stop(finding)` is true
         for a new finding, or `should_stop()`).  Execution numbers start at
@@ -122,7 +124,10 @@ class Campaign:
         is told each number before it runs, so a crash can be pinned to its
         input.  `seconds` is wall time, minimizing included (each new failure
         is minimized within what is left of it, MIN_MINIMIZE at least);
-        `deadline` (time.monotonic()) is a hard wall-clock end as well."""
+        `deadline` (time.monotonic()) is a hard wall-clock end as well.
+        `skip(workload)` true: that execution is counted as skipped, not run
+        (a workload that hung once would hang again; the numbering of the
+        others does not change, so the campaign stays the same)."""
         result = CampaignResult(budget=seconds)
         start = time.monotonic()
         end = min(start + seconds if seconds is not None else float("inf"),
@@ -142,6 +147,10 @@ class Campaign:
                 next_tick = now + 0.25
             if w is None or (self.workload is None and i % SCHEDULES_PER_WORKLOAD == 0):
                 w = self.workload_for(i)
+            if skip is not None and skip(w):
+                result.skipped += 1
+                i += 1
+                continue
             if on_execution is not None:
                 on_execution(i)
             ex = run(self.target, self.variant.name, w, self.scheduler_for(i), trace=False)
@@ -171,7 +180,7 @@ class Campaign:
                 on_new(finding)
             if stop and stop(finding):
                 break
-        result.executions, result.seconds = i - first, time.monotonic() - start
+        result.executions, result.seconds = i - first - result.skipped, time.monotonic() - start
         return result
 
     def _second_look(self, result: CampaignResult, sig: str, ex: Execution) -> Optional[str]:

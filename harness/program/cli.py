@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, Optional
 
+from ..commands.common import positive_float
 from ..errors import QfuzzError
 from ..target import Target
 from . import is_program_path, load
@@ -26,6 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--cflags", help='compiler flags for every source, e.g. --cflags "-DN=4 -Iinclude"')
     g.add_argument("--args", action="append", metavar="ARGS",
                    help="main()'s arguments, as one shell-quoted string; repeat for a mix (default: none)")
+    g.add_argument("--hang-timeout", type=positive_float, metavar="S",
+                   help="seconds without a new execution before the worker child counts as hung: its input is "
+                        "saved as a timeout crash and the search goes on (default 30; the seeded engines)")
 
 
 def is_program(target: Any) -> bool:
@@ -60,8 +64,8 @@ def target_of(args: argparse.Namespace) -> Target:
     if defs:
         raise QfuzzError(f"--variant {defs[0]}: NAME=MACROS defines a variant of a C program; {names[0]} has its own "
                          "variants (qfuzz list)")
-    if cflags or arg_lists:
-        raise QfuzzError("--cflags and --args apply to C programs (.c files) only")
+    if cflags or arg_lists or getattr(args, "hang_timeout", None) is not None:
+        raise QfuzzError("--cflags, --args and --hang-timeout apply to C programs (.c files) only")
     if not picks:
         raise QfuzzError(f"--variant is required for target {names[0]} (qfuzz list shows its variants)")
     if len(picks) > 1:
@@ -102,10 +106,14 @@ def run_campaign(campaign: Any, args: argparse.Namespace, console: Any, *, secon
         note = target.reset_note(campaign.variant.name)
         console.print(f"  reset: {note or 'in process (writable segments, heap and descriptors restored)'}")
 
-    result = isolated(campaign, seconds=seconds, runs=args.runs, on_new=on_new, on_crash=crashed, on_start=start)
+    result = isolated(campaign, seconds=seconds, runs=args.runs, on_new=on_new, on_crash=crashed, on_start=start,
+                      **_hang(args))
     for c in result.crashes:
         if c.count > 1:
             console.print(f"  {c.reason}: {c.count} executions of that workload crashed; kept {c.file}")
+    if result.skipped:
+        console.print(f"  {result.skipped:,} later executions of a workload that hung were skipped (each would "
+                      "have hung again)")
     if result.error:
         raise QfuzzError(f"the campaign stopped: {result.error}")
     return result
@@ -139,6 +147,11 @@ def run_search(target: Target, args: argparse.Namespace, console: Any, *, second
     if result.error:
         raise QfuzzError(f"the search stopped: {result.error}")
     return result
+
+
+def _hang(args: argparse.Namespace) -> dict[str, float]:
+    s = getattr(args, "hang_timeout", None)
+    return {} if s is None else {"hang_seconds": s}
 
 
 def program_file(target: Target, workdir: Any) -> Optional[str]:

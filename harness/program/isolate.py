@@ -45,7 +45,7 @@ class IsolatedResult(CampaignResult):
 
 def _worker(campaign: Campaign, first: int, seconds: Optional[float], runs: Optional[int],
             on_new: Optional[Callable[[Finding], None]], on_start: Optional[Callable[[], None]], progress: Any,
-            queue: Any) -> None:
+            queue: Any, hung: frozenset[str] = frozenset()) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides
 
     def note(i: int) -> None:
@@ -60,12 +60,32 @@ def _worker(campaign: Campaign, first: int, seconds: Optional[float], runs: Opti
     try:
         if on_start is not None:
             on_start()
-        r = campaign.run(seconds=seconds, runs=runs, first=first, on_new=new, on_execution=note)
+        r = campaign.run(seconds=seconds, runs=runs, first=first, on_new=new, on_execution=note,
+                         skip=_hung_check(hung, progress) if hung else None)
         queue.send(("done", {"executions": r.executions, "seconds": r.seconds, "minimize_seconds": r.minimize_seconds,
-                            "counts": {s: f.count for s, f in r.findings.items()}}))
+                            "counts": {s: f.count for s, f in r.findings.items()}, "skipped": r.skipped}))
     except Exception as exc:  # reported to the parent: an internal error is never a finding
         traceback.print_exc()
         queue.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def _hung_check(hung: frozenset[str], progress: Any) -> Callable[[Any], bool]:
+    """skip() for Campaign.run: is this workload one that hung?  (Looked up once per workload
+    object: a campaign runs many schedules of each.)  Skips are counted in progress[2]."""
+    last: list[Any] = [None, False]
+
+    def skip(w: Any) -> bool:
+        if last[0] is not w:
+            last[0], last[1] = w, _key(w) in hung
+        if last[1]:
+            progress[2] += 1
+        return bool(last[1])
+
+    return skip
+
+
+def _key(w: Any) -> str:
+    return repr(w.to_json())
 
 
 def _summary(f: Finding) -> dict[str, Any]:
@@ -90,22 +110,23 @@ def run_campaign(
     from ..crash import Crash, save
 
     ctx = mp.get_context("fork")
-    progress = ctx.Array("q", 2, lock=False)
+    progress = ctx.Array("q", 3, lock=False)  # the execution under way, executions, skipped
     result = IsolatedResult()
     summaries: dict[str, dict[str, Any]] = {}
     start = time.monotonic()
     first = 0
     restarts = 0
     seen: dict[tuple[str, str], Crashed] = {}
+    hung: set[str] = set()  # workloads that hung: later executions of them are skipped
     while True:
         left_s = None if seconds is None else seconds - (time.monotonic() - start)
         left_runs = None if runs is None else runs - first
         if (left_s is not None and left_s <= 0.05) or (left_runs is not None and left_runs <= 0):
             break
-        progress[0], progress[1] = first, 0
+        progress[0], progress[1], progress[2] = first, 0, 0
         reader, queue = ctx.Pipe(duplex=False)
         proc = ctx.Process(target=_worker, args=(campaign, first, left_s, left_runs, on_new, on_start if first == 0 else None,
-                                                        progress, queue),
+                                                        progress, queue, frozenset(hung)),
                            daemon=True)
         proc.start()
         queue.close()  # the worker's end: the parent only reads
@@ -125,6 +146,7 @@ def run_campaign(
         done, reason = supervise(proc, reader, lambda: progress[0], hang_seconds, handle)
         if done is not None:
             result.executions += int(done.get("executions", progress[1]))
+            result.skipped += int(done.get("skipped", progress[2]))
             result.minimize_seconds += float(done.get("minimize_seconds", 0.0))  # the last worker's
             for sig, n in done.get("counts", {}).items():
                 if sig in summaries:
@@ -135,8 +157,11 @@ def run_campaign(
         # the worker died on execution progress[0]: keep that input, go on after it
         i = int(progress[0])
         result.executions += int(progress[1])
+        result.skipped += int(progress[2])
         w = campaign.workload_for(i)
-        key = (reason, repr(w.to_json()))
+        key = (reason, _key(w))
+        if reason.startswith("timeout"):  # it would hang again, for hang_seconds each time: not run again
+            hung.add(_key(w))
         if key in seen:  # the same crash on the same workload: counted, one file is enough
             seen[key].count += 1
         else:
