@@ -171,19 +171,19 @@ def test_a_hanging_program_is_cut_once_per_workload_and_the_campaign_goes_on(tmp
     """`hang` spins outside any schedule point: the worker's watchdog (--hang-timeout) kills it
     and keeps the input; the campaign's later executions of that workload (half of its
     300) are skipped rather than each hanging for 2 s, and the hand-off's bug is still found."""
-    copy(tmp_path, "hangy_handoff.c")
+    copy(tmp_path, "crashy_handoff.c")
     corpus = tmp_path / "corpus"
-    out = qfuzz("fuzz", "src/hangy_handoff.c", "--args", "hang", "--args", "0", "--runs", "300", "--hang-timeout", "2",
+    out = qfuzz("fuzz", "src/crashy_handoff.c", "--args", "hang", "--args", "0", "--runs", "300", "--hang-timeout", "2",
                 "--corpus", str(corpus), "--no-trace", cwd=tmp_path, timeout=100)
     assert out.returncode == 1, out.stdout + out.stderr
     text = " ".join(out.stdout.split())
     assert text.count("CRASH timeout after 2 s") == 1, out.stdout
     assert "later executions of a workload that hung were skipped" in text, out.stdout
     assert "NEW STUCK:lost-wakeup:COND_WAIT@main" in text, out.stdout
-    (crash,) = (corpus / "hangy_handoff" / "crashes").glob("timeout-*.json")
+    (crash,) = (corpus / "crashy_handoff" / "crashes").glob("timeout-*.json")
     assert json.loads(crash.read_text())["workload"] == {"args": ["hang"]}
     # the flag is the seeded engines' (hypothesis and atheris have their own watchdogs)
-    bad = qfuzz("fuzz", "src/hangy_handoff.c", "--engine", "hypothesis", "--hang-timeout", "2", cwd=tmp_path)
+    bad = qfuzz("fuzz", "src/crashy_handoff.c", "--engine", "hypothesis", "--hang-timeout", "2", cwd=tmp_path)
     assert bad.returncode == 2 and "--hang-timeout applies to the seeded engines" in bad.stderr, bad.stderr
 
 

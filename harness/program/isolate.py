@@ -12,6 +12,7 @@ run (a fork of a process whose native threads exist would inherit none of
 them); the findings' swim-lanes are replayed from the corpus afterwards."""
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 from multiprocessing.connection import wait
 import signal
@@ -76,7 +77,7 @@ def _hung_check(hung: frozenset[str], progress: Any) -> Callable[[Any], bool]:
 
     def skip(w: Any) -> bool:
         if last[0] is not w:
-            last[0], last[1] = w, _key(w) in hung
+            last[0], last[1] = w, workload_key(w.to_json()) in hung
         if last[1]:
             progress[2] += 1
         return bool(last[1])
@@ -84,8 +85,9 @@ def _hung_check(hung: frozenset[str], progress: Any) -> Callable[[Any], bool]:
     return skip
 
 
-def _key(w: Any) -> str:
-    return repr(w.to_json())
+def workload_key(data: Any) -> str:
+    """A workload's identity (its canonical JSON): which ones crashed or hung."""
+    return json.dumps(data, sort_keys=True)
 
 
 def _summary(f: Finding) -> dict[str, Any]:
@@ -159,9 +161,9 @@ def run_campaign(
         result.executions += int(progress[1])
         result.skipped += int(progress[2])
         w = campaign.workload_for(i)
-        key = (reason, _key(w))
+        key = (reason, workload_key(w.to_json()))
         if reason.startswith("timeout"):  # it would hang again, for hang_seconds each time: not run again
-            hung.add(_key(w))
+            hung.add(workload_key(w.to_json()))
         if key in seen:  # the same crash on the same workload: counted, one file is enough
             seen[key].count += 1
         else:

@@ -22,7 +22,6 @@ whose native threads exist would inherit none of them); the findings'
 swim-lanes are replayed from the corpus afterwards."""
 from __future__ import annotations
 
-import json
 import mmap
 import multiprocessing as mp
 import pickle
@@ -35,7 +34,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from ..engines.campaign import Finding
-from .isolate import HANG_SECONDS, MAX_RESTARTS, Crashed, ProgramCrashed, replayed, supervise
+from .isolate import HANG_SECONDS, MAX_RESTARTS, Crashed, ProgramCrashed, replayed, supervise, workload_key
 
 CASE_BYTES = 1 << 16  # the shared buffer for the input under way (a program's workload is its argv: small)
 
@@ -61,10 +60,6 @@ class IsolatedSearch:
     crashes: list[Crashed] = field(default_factory=list)
     workers: int = 0  # worker processes started
     error: str = ""
-
-
-def _key(workload: Any) -> str:
-    return json.dumps(workload, sort_keys=True)
 
 
 class _Shared:
@@ -107,7 +102,7 @@ def _worker(target: Any, variant: str, state: SearchState, search_args: dict[str
 
     def execute(t: Any, v: str, w: Any, s: Any) -> Any:
         w = t.workload(w)
-        if _key(w.to_json()) not in state.crashing:
+        if workload_key(w.to_json()) not in state.crashing:
             return runner.run(t, v, w, s, trace=False)
         try:
             return run_isolated(t, v, w, s)
@@ -194,7 +189,7 @@ def run_search(
     seen: dict[tuple[str, str], Crashed] = {}
 
     def crashed(reason: str, w: dict[str, Any], s: dict[str, Any], example: int) -> None:
-        key = (reason, _key(w))
+        key = (reason, workload_key(w))
         if key in seen:  # the same crash on the same workload: counted, one file is enough
             seen[key].count += 1
             return
@@ -252,7 +247,7 @@ def run_search(
         case = shared.last()
         if case is not None:
             crashed(reason, case[0], case[1], state.examples)
-            state.crashing.add(_key(case[0]))
+            state.crashing.add(workload_key(case[0]))
         else:
             result.error = f"the worker died ({reason}) with no input on record"
             break

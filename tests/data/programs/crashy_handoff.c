@@ -1,7 +1,8 @@
-/* Two bugs behind two argument lists: "crash" makes a NULL store once the
- * hand-off is done; anything else keeps the hand-off's lost wake-up (the
- * flag checked before the lock: a signal between the check and the wait is
- * lost).  A search must survive the first to find the second. */
+/* Bugs behind argument lists: "crash" makes a NULL store once the hand-off
+ * is done, "hang" spins forever there, outside any schedule point (only the
+ * worker's watchdog sees it); anything else keeps the hand-off's lost
+ * wake-up (the flag checked before the lock: a signal between the check and
+ * the wait is lost).  A search must survive the first two to find the last. */
 #include <pthread.h>
 #include <string.h>
 
@@ -34,5 +35,8 @@ int main(int argc, char **argv)
 		volatile int *nowhere = NULL;
 		*nowhere = ready;
 	}
+	if (argc > 1 && strcmp(argv[1], "hang") == 0)
+		for (volatile int spin = 1; spin;)
+			;
 	return 0;
 }
