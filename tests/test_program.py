@@ -431,3 +431,44 @@ def test_pct_spreads_its_change_points_over_the_programs_measured_run_length():
         assert measured.decisions == harness.run(t, "buggy", w, PCT(seed=seed, k=k), trace=False).decisions
     generic = [harness.run(t, "buggy", w, PCT(seed=s, k=200), trace=False).decisions for s in range(20)]
     assert generic != [harness.run(t, "buggy", w, PCT(seed=s), trace=False).decisions for s in range(20)]
+
+
+def test_a_forked_execution_dies_with_the_process_that_waits_for_it(tmp_path):
+    """A program's execution in a forked child (harness.run(fork=True): hypothesis and the
+    nightly job run a workload that crashed before that way) that spins outside any schedule
+    point: when its worker is killed for hanging, the child must go too, not spin on forever."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    copy(tmp_path, "crashy_handoff.c")
+    code = ("import harness; from harness.program import load; "
+            "t = load(['src/crashy_handoff.c'], args=['hang']); "
+            "harness.run(t, next(iter(t.variants)), {'args': ['hang']}, harness.RandomWalk(seed=0), fork=True)")
+    worker = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path)
+
+    def children() -> list[int]:
+        try:
+            tasks = os.listdir(f"/proc/{worker.pid}/task")
+            return [int(c) for t in tasks for c in open(f"/proc/{worker.pid}/task/{t}/children").read().split()]
+        except OSError:
+            return []
+
+    deadline = time.monotonic() + 60
+    while not children() and time.monotonic() < deadline:  # building the program, then the fork
+        time.sleep(0.1)
+    (child,) = children()
+    time.sleep(0.5)  # the child is spinning now
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait(timeout=10)
+    gone = time.monotonic() + 5
+    while os.path.exists(f"/proc/{child}") and time.monotonic() < gone:
+        if open(f"/proc/{child}/stat").read().split(") ")[1].startswith("Z"):
+            break  # a zombie: dead, waiting for init to reap it
+        time.sleep(0.05)
+    alive = os.path.exists(f"/proc/{child}") and not open(f"/proc/{child}/stat").read().split(") ")[1].startswith("Z")
+    if alive:
+        os.kill(child, signal.SIGKILL)
+    assert not alive, "the forked execution outlived its worker"

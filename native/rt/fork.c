@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -121,6 +122,7 @@ int qf_rt_run_forked(const qf_run_args *a, qf_run_result *r)
 		snprintf(r->error, sizeof r->error, "cannot fork the program: %s", strerror(errno));
 		return -1;
 	}
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
 		close(p[0]);
@@ -129,6 +131,10 @@ int qf_rt_run_forked(const qf_run_args *a, qf_run_result *r)
 		return -1;
 	}
 	if (pid == 0) {
+		/* dies with the thread that waits for it: a worker killed for hanging
+		 * (hypothesis, the nightly job) must not leave a spinning program behind */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(1);
 		close(p[0]);
 		child(p[1], a);
 	}
