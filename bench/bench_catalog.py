@@ -25,11 +25,12 @@ from harness.targets import get
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def time_to_find(target, bug, strategy: str, seed: int, cap: float, runs: int | None = None) -> tuple[int, float] | None:
+def time_to_find(target, bug, strategy: str, seed: int, cap: float, runs: int | None = None,
+                 fixed: int | None = None) -> tuple[int, float] | None:
     def hit(f):
         return bug.pattern.matches(f.kind, f.path, *f.execution.verdict.labels)
 
-    c = Campaign(target, bug.variant, strategy, seed=seed, minimize_seconds=0, attribute=False)
+    c = Campaign(target, bug.variant, strategy, seed=seed, minimize_seconds=0, attribute=False, fixed_schedules=fixed)
     r = c.run(seconds=cap, runs=runs, stop=hit)
     found = [f for f in r.findings.values() if hit(f)]
     return (found[0].first_execution, found[0].first_seconds) if found else None
@@ -58,6 +59,8 @@ def main() -> None:
     ap.add_argument("--strategies", default="pct,random,pos")
     ap.add_argument("--only", help="one commit id, or several separated by commas")
     ap.add_argument("--runs", type=int, help="also cap each campaign at this many executions")
+    ap.add_argument("--fixed-schedules", type=int, metavar="N",
+                    help="N schedules per workload instead of the power schedule (16: the campaigns before 2026-12)")
     ap.add_argument("--compare-mix", action="store_true",
                     help="each cell also on the generic mix's round-3 shares, first (before | after)")
     args = ap.parse_args()
@@ -69,7 +72,8 @@ def main() -> None:
         load = " ".join(f.read().split()[:3])
     print(f"qfuzz catalog benchmark, {time.strftime('%Y-%m-%d %H:%M')}, {platform.machine()}, "
           f"{len(os.sched_getaffinity(0))} CPUs, load average {load}; {args.seeds} seeds per cell, cap {args.cap:g} s; "
-          f"mix {target.default_mix}; one core per campaign"
+          f"mix {target.default_mix}; one core per campaign; "
+          + (f"{args.fixed_schedules} schedules per workload" if args.fixed_schedules else "the power schedule")
           + (f"; each campaign also capped at {args.runs:,} executions" if args.runs else "")
           + ("; cells: round-3 shares → now" if args.compare_mix else "") + "\n")
     head = "| bug | date | oracle | variant | reproducer | " + " | ".join(
@@ -84,7 +88,7 @@ def main() -> None:
             parts = []
             for shares in ((mix_module.GENERIC_ROUND3, now) if args.compare_mix else (now,)):
                 mix_module.GENERIC = shares
-                hits = [h for h in (time_to_find(target, bug, s, seed, args.cap, args.runs)
+                hits = [h for h in (time_to_find(target, bug, s, seed, args.cap, args.runs, args.fixed_schedules)
                                     for seed in range(args.seeds)) if h]
                 # the median over every seed, a miss counting as more than the cap (a median of the
                 # hits alone would make a cell that misses most seeds look fast)

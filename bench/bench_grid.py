@@ -24,7 +24,8 @@ import statistics
 import time
 
 from harness.attribution import attribute
-from harness.engines.campaign import SCHEDULES_PER_WORKLOAD, schedule_seed
+from harness.engines.campaign import schedule_seed
+from harness.engines.energy import Energy, features_kept, zero_features
 from harness.runner import run
 from harness.schedulers import make
 from harness.targets import get
@@ -57,14 +58,17 @@ def first_seed_paths(target, mix: str, grid: str, jitter, strategy: str, seed: i
     seen: set[tuple[str, str]] = set()  # (signature, workload) already attributed
     spent = 0.0  # attribution time, not search
     start = time.monotonic()
-    i = 0
+    i = n = 0
     w = None
+    energy = Energy()
+    zero_features()
     while len(found) < len(PATHS) and time.monotonic() - start - spent < cap and (max_runs is None or i < max_runs):
-        if i % SCHEDULES_PER_WORKLOAD == 0:
-            rnd = random.Random(schedule_seed(seed, i // SCHEDULES_PER_WORKLOAD))
-            w = target.workload(target.generate(rnd, mix, grid=grid, jitter=jitter))
+        if w is None or energy.spent:  # as a seeded campaign draws them (harness/engines/campaign.py)
+            rnd = random.Random(schedule_seed(seed, n))
+            w, energy, n = target.workload(target.generate(rnd, mix, grid=grid, jitter=jitter)), Energy(), n + 1
         ex = run(target, "pre-fix", w, make(strategy, schedule_seed(seed, i)), trace=False)
         i += 1
+        energy.ran(ex.rare_hits)
         v = ex.verdict
         if v.kind != "STUCK" or v.path not in PATHS or v.path in found:
             continue
@@ -73,7 +77,8 @@ def first_seed_paths(target, mix: str, grid: str, jitter, strategy: str, seed: i
             continue
         seen.add(key)
         t0 = time.monotonic()
-        removed = attribute(ex).removes(PATHS[v.path])
+        with features_kept():
+            removed = attribute(ex).removes(PATHS[v.path])
         spent += time.monotonic() - t0
         if removed:
             found[v.path] = (i, time.monotonic() - start - spent)

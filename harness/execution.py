@@ -117,6 +117,7 @@ class Execution:
     ncounters: int = field(repr=False, default=0)
     raw_sites: bytes = field(repr=False, default=b"")  # one uint64 call-site offset per trace record (programs)
     output: bytes = field(repr=False, default=b"")  # what a program wrote to stdout and stderr (its last bytes)
+    rare_hits: int = 0  # hits on interleaving features seen fewer than 4 times before (harness/engines/energy.py)
 
     @property
     def failed(self) -> bool:

@@ -114,4 +114,5 @@ def run(
         ncounters=r["ncounters"],
         raw_sites=r.get("sites", b""),
         output=r.get("output", b""),
+        rare_hits=r["rare_hits"],
     )

@@ -63,6 +63,7 @@ typedef struct qf_run_result {
 	int steps;
 	int switches;
 	int preemptions;
+	int rare_hits;    /* hits on features hit fewer than QF_RARE (core.c) times before */
 	uint32_t end_time;
 	int nthreads;
 	const uint8_t *decisions;

@@ -92,14 +92,14 @@ static PyObject *py_run(PyObject *self, PyObject *args, PyObject *kw)
 		goto out;
 	}
 	const qf_verdict *v = &r.verdict;
-	ret = Py_BuildValue("{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:I,s:I,s:s,s:y#,s:y#,s:i,s:i,s:i,s:i,s:i,s:I,s:i,s:i}",
+	ret = Py_BuildValue("{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:I,s:I,s:s,s:y#,s:y#,s:i,s:i,s:i,s:i,s:i,s:I,s:i,s:i,s:i}",
 			    "kind", v->kind, "path", v->path, "request", v->request, "object", v->object, "label_a",
 			    v->label_a, "label_b", v->label_b, "step_a", v->step_a, "step_b", v->step_b, "thread_a",
 			    v->thread_a, "thread_b", v->thread_b, "t_from", v->t_from, "t_at", v->t_at, "detail", v->detail,
 			    "decisions", (const char *)r.decisions, (Py_ssize_t)r.ndecisions, "trace",
 			    (const char *)r.trace, (Py_ssize_t)r.trace_bytes, "stride", r.trace_stride, "ncounters",
 			    r.ncounters, "steps", r.steps, "switches", r.switches, "preemptions", r.preemptions, "end_time", r.end_time, "nthreads",
-			    r.nthreads, "truncated", r.trace_truncated);
+			    r.nthreads, "truncated", r.trace_truncated, "rare_hits", r.rare_hits);
 	if (ret && program) {
 		const char *out = "";
 		int nout = qf_rt_output(&out);

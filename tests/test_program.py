@@ -169,8 +169,8 @@ def test_a_crashing_program_gets_a_crash_verdict_and_the_campaign_goes_on(tmp_pa
 
 def test_a_hanging_program_is_cut_once_per_workload_and_the_campaign_goes_on(tmp_path):
     """`hang` spins outside any schedule point: the worker's watchdog (--hang-timeout) kills it
-    and keeps the input; the campaign's later executions of that workload (half of its
-    300) are skipped rather than each hanging for 2 s, and the hand-off's bug is still found."""
+    and keeps the input; the campaign's later draws of that workload (one of the two) are
+    skipped rather than each hanging for 2 s, and the hand-off's bug is still found."""
     copy(tmp_path, "crashy_handoff.c")
     corpus = tmp_path / "corpus"
     out = qfuzz("fuzz", "src/crashy_handoff.c", "--args", "hang", "--args", "0", "--runs", "300", "--hang-timeout", "2",
@@ -178,7 +178,7 @@ def test_a_hanging_program_is_cut_once_per_workload_and_the_campaign_goes_on(tmp
     assert out.returncode == 1, out.stdout + out.stderr
     text = " ".join(out.stdout.split())
     assert text.count("CRASH timeout after 2 s") == 1, out.stdout
-    assert "later executions of a workload that hung were skipped" in text, out.stdout
+    assert "later draws of a workload that hung were skipped" in text, out.stdout
     assert "NEW STUCK:lost-wakeup:COND_WAIT@main" in text, out.stdout
     (crash,) = (corpus / "crashy_handoff" / "crashes").glob("timeout-*.json")
     assert json.loads(crash.read_text())["workload"] == {"args": ["hang"]}

@@ -17,8 +17,8 @@ from ..reproducer import from_execution, now_iso
 from ..runner import run
 from ..schedulers import make
 from ..target import Pattern, Target, Workload
+from .energy import Energy, features_kept, zero_features
 
-SCHEDULES_PER_WORKLOAD = 16  # drawn from the mix, a workload serves this many schedules
 MIN_MINIMIZE = 0.5  # seconds: a failure found as the budget ends is still minimized this long
 SECOND_LOOKS = 3  # later failures attributed per signature whose first one no fix removed
 
@@ -52,7 +52,7 @@ class CampaignResult:
     findings: dict[str, Finding] = field(default_factory=dict)
     minimize_seconds: float = 0.0  # the part of `seconds` spent minimizing and storing new failures
     budget: Optional[float] = None  # the wall-time budget it ran under
-    skipped: int = 0  # executions not run: their workload hung before (harness/program/isolate.py)
+    skipped: int = 0  # workloads not run: they hung before (harness/program/isolate.py)
 
     @property
     def search_seconds(self) -> float:
@@ -85,6 +85,8 @@ class Campaign:
         params: Optional[dict[str, Any]] = None,
         mix: Optional[str] = None,
         attribute: bool = True,
+        generate_options: Optional[dict[str, Any]] = None,
+        fixed_schedules: Optional[int] = None,
     ):
         self.target = target
         self.variant = target.variant(variant)
@@ -96,13 +98,18 @@ class Campaign:
         self.params = dict(params or {})
         self.attribute = attribute and bool(target.fixes())  # no fix switches: nothing to attribute to
         self.mix = mix or target.default_mix  # one mix for every variant; the variant's own is an option
+        self.generate_options = dict(generate_options or {})  # passed to target.generate (bench/bench_grid.py)
+        self.fixed_schedules = fixed_schedules  # instead of the power schedule (benchmarks: before and after)
         make(strategy, 0, **self.params)  # validate the name and parameters now
 
-    def workload_for(self, i: int) -> Workload:
+        self.workload_number = 0  # of the execution under way (a crashed worker's input: workload_at)
+
+    def workload_at(self, n: int) -> Workload:
+        """The campaign's n-th workload drawn from the mix (or its fixed one)."""
         if self.workload is not None:
             return self.workload
-        rnd = random.Random(schedule_seed(self.seed, i // SCHEDULES_PER_WORKLOAD))
-        return self.target.workload(self.target.generate(rnd, self.mix))
+        rnd = random.Random(schedule_seed(self.seed, n))
+        return self.target.workload(self.target.generate(rnd, self.mix, **self.generate_options))
 
     def run(
         self,
@@ -113,6 +120,7 @@ class Campaign:
         on_tick: Optional[Callable[[CampaignResult], None]] = None,
         stop: Optional[Callable[[Finding], bool]] = None,
         first: int = 0,
+        first_workload: int = 0,
         should_stop: Optional[Callable[[], bool]] = None,
         on_execution: Optional[Callable[[int], None]] = None,
         deadline: Optional[float] = None,
@@ -120,20 +128,25 @@ class Campaign:
     ) -> CampaignResult:
         """Run until `seconds` or `runs` is reached (or `stop(finding)` is true
         for a new finding, or `should_stop()`).  Execution numbers start at
-        `first` (a restarted worker goes on where it died); `on_execution(i)`
-        is told each number before it runs, so a crash can be pinned to its
-        input.  `seconds` is wall time, minimizing included (each new failure
+        `first` and workloads at `first_workload` (a restarted worker goes on
+        where it died); `on_execution(i)` is told each number before it runs,
+        and `self.workload_number` is then its workload's, so a crash can be
+        pinned to its input.  How many schedules each workload gets is
+        harness/engines/energy.py's power schedule; the feature counters it
+        reads are zeroed here.  `seconds` is wall time, minimizing included (each new failure
         is minimized within what is left of it, MIN_MINIMIZE at least);
         `deadline` (time.monotonic()) is a hard wall-clock end as well.
-        `skip(workload)` true: that execution is counted as skipped, not run
-        (a workload that hung once would hang again; the numbering of the
-        others does not change, so the campaign stays the same)."""
+        `skip(workload)` true: that workload is not run, and counted in
+        `skipped` (a workload that hung once would hang again)."""
         result = CampaignResult(budget=seconds)
         start = time.monotonic()
         end = min(start + seconds if seconds is not None else float("inf"),
                   deadline if deadline is not None else float("inf"))
         next_tick = start + 0.25
+        zero_features()
         w: Optional[Workload] = None
+        energy = Energy(self.fixed_schedules)
+        n = first_workload
         i = first
         while True:
             now = time.monotonic()
@@ -145,23 +158,30 @@ class Campaign:
                 result.executions, result.seconds = i - first, now - start
                 on_tick(result)
                 next_tick = now + 0.25
-            if w is None or (self.workload is None and i % SCHEDULES_PER_WORKLOAD == 0):
-                w = self.workload_for(i)
+            if w is None or (self.workload is None and energy.spent):
+                if w is not None:
+                    n += 1
+                w, energy = self.workload_at(n), Energy(self.fixed_schedules)
             if skip is not None and skip(w):
+                if self.workload is not None:
+                    break  # the one workload there is
                 result.skipped += 1
-                i += 1
+                energy.used = energy.granted  # on to the next one
                 continue
+            self.workload_number = n
             if on_execution is not None:
                 on_execution(i)
             ex = run(self.target, self.variant.name, w, self.scheduler_for(i), trace=False)
             i += 1
+            energy.ran(ex.rare_hits)
             if not ex.failed:
                 continue
             sig = ex.verdict.signature
             if sig in result.findings:
                 result.findings[sig].count += 1
                 looked_at = time.monotonic()
-                sig = self._second_look(result, sig, ex)
+                with features_kept():
+                    sig = self._second_look(result, sig, ex)
                 result.minimize_seconds += time.monotonic() - looked_at  # wall time, not searching
                 if sig is None:
                     continue
@@ -171,16 +191,18 @@ class Campaign:
                 self.minimize_seconds = min(wanted, max(end - found_at, min(wanted, MIN_MINIMIZE)))
             try:
                 # first_seconds: time spent searching (earlier minimizations left out), as benchmarks compare
-                finding = self._new_finding(ex, i, found_at - start - result.minimize_seconds)
+                with features_kept():
+                    finding = self._new_finding(ex, i, found_at - start - result.minimize_seconds)
             finally:
                 self.minimize_seconds = wanted
             result.minimize_seconds += time.monotonic() - found_at
             result.findings[sig] = finding
             if on_new:
-                on_new(finding)
+                with features_kept():  # a printer may replay it
+                    on_new(finding)
             if stop and stop(finding):
                 break
-        result.executions, result.seconds = i - first - result.skipped, time.monotonic() - start
+        result.executions, result.seconds = i - first, time.monotonic() - start
         return result
 
     def _second_look(self, result: CampaignResult, sig: str, ex: Execution) -> Optional[str]:
@@ -222,6 +244,7 @@ class Campaign:
                     "seed": self.seed,
                     "schedule": ex.scheduler.to_json(),
                     "executions": i,
+                    **({} if self.workload is not None else {"workload_number": self.workload_number}),
                     "seconds": round(elapsed, 3),
                     "date": now_iso(),
                 },

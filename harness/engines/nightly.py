@@ -79,7 +79,8 @@ def plan(targets: list[str], seconds: float, jobs: int, engines: tuple[str, ...]
 # -- the worker process -------------------------------------------------------------
 
 
-def _worker(slot: int, cpu: int, item: Item, first: int, corpus_dir: str, progress: Any, results: Any) -> None:
+def _worker(slot: int, cpu: int, item: Item, first: int, first_workload: int, corpus_dir: str, progress: Any,
+            results: Any) -> None:
     from ..corpus import Corpus
     from ..pinning import set_cpu
     from ..targets import get
@@ -99,14 +100,15 @@ def _worker(slot: int, cpu: int, item: Item, first: int, corpus_dir: str, progre
     variant = target.variant(item.variant)
 
     def note(i: int) -> None:
-        progress[slot * 2] = i
-        progress[slot * 2 + 1] += 1
+        progress[slot * PER_SLOT] = i
+        progress[slot * PER_SLOT + 1] += 1
+        progress[slot * PER_SLOT + 2] = camp.workload_number
 
     out = ItemResult(item)
     try:
         camp = Campaign(target, item.variant, item.engine, seed=item.seed, corpus=Corpus(corpus_dir, target.name),
                         minimize_seconds=max(0.2, min(3.0, item.seconds / 32)))  # searching comes first: a canary behind ten findings
-        r = camp.run(seconds=item.seconds, first=first, should_stop=lambda: stopping, on_execution=note,
+        r = camp.run(seconds=item.seconds, first=first, first_workload=first_workload, should_stop=lambda: stopping, on_execution=note,
                      deadline=time.monotonic() + item.seconds)
         out.executions, out.seconds, out.stopped = r.executions, r.seconds, stopping
         for f in r.findings.values():
@@ -137,6 +139,7 @@ def _die_with_parent() -> None:
 # -- the parent ----------------------------------------------------------------------
 
 STOP_GRACE = 5.0  # seconds a stopped worker gets to report before it is killed
+PER_SLOT = 3  # progress words per worker: the execution under way, executions run, its workload's number
 
 
 @dataclass
@@ -168,7 +171,7 @@ class Nightly:
         # execution, so it has no native threads a child could inherit
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         self.ctx = ctx
-        self.progress = ctx.Array("q", 2 * jobs, lock=False)
+        self.progress = ctx.Array("q", PER_SLOT * jobs, lock=False)
         self.queue = ctx.Queue()
         self.stopping = False
         self.stopped_at = 0.0
@@ -194,18 +197,20 @@ class Nightly:
         item = slot.item
         assert item is not None
         res = slot.partial or ItemResult(item)
-        res.executions += int(self.progress[slot.index * 2 + 1]) - slot.count_at_start
+        res.executions += int(self.progress[slot.index * PER_SLOT + 1]) - slot.count_at_start
         res.seconds = time.monotonic() - slot.started
         res.stopped = True
         self._finish(slot, res)
 
-    def _start(self, slot: Slot, item: Item, first: int = 0, partial: Optional[ItemResult] = None) -> None:
-        self.progress[slot.index * 2] = first
+    def _start(self, slot: Slot, item: Item, first: int = 0, partial: Optional[ItemResult] = None,
+               first_workload: int = 0) -> None:
+        self.progress[slot.index * PER_SLOT] = first
+        self.progress[slot.index * PER_SLOT + 2] = first_workload
         slot.item, slot.started, slot.last_index, slot.last_move = item, time.monotonic(), first, time.monotonic()
-        slot.count_at_start = int(self.progress[slot.index * 2 + 1])
+        slot.count_at_start = int(self.progress[slot.index * PER_SLOT + 1])
         slot.partial = partial
         slot.terminated = False
-        slot.proc = self.ctx.Process(target=_worker, args=(slot.index, slot.cpu, item, first, self.corpus_dir,
+        slot.proc = self.ctx.Process(target=_worker, args=(slot.index, slot.cpu, item, first, first_workload, self.corpus_dir,
                                                             self.progress, self.queue), daemon=True)
         slot.proc.start()
 
@@ -217,24 +222,24 @@ class Nightly:
 
         item = slot.item
         assert item is not None
-        i = int(self.progress[slot.index * 2])
+        i, n = int(self.progress[slot.index * PER_SLOT]), int(self.progress[slot.index * PER_SLOT + 2])
         target = get(item.target)
         camp = Campaign(target, item.variant, item.engine, seed=item.seed)
-        w = camp.workload_for(i)
+        w = camp.workload_at(n)
         sched = camp.scheduler_for(i).to_json()
         crash = Crash(target.name, item.variant, w.to_json(), sched, reason,
-                      found={"engine": item.engine, "seed": item.seed, "execution": i},
+                      found={"engine": item.engine, "seed": item.seed, "execution": i, "workload_number": n},
                       program=target.program_block())  # a C program's sources, so the file replays
         path = save(crash, Path(self.corpus_dir) / target.name / "crashes")
         partial = slot.partial or ItemResult(item)
         partial.crashes.append(str(path))
-        partial.executions += int(self.progress[slot.index * 2 + 1]) - slot.count_at_start  # up to the crash
+        partial.executions += int(self.progress[slot.index * PER_SLOT + 1]) - slot.count_at_start  # up to the crash
         partial.restarts += 1
         elapsed = time.monotonic() - slot.started
         remaining = item.seconds - elapsed
         slot.proc = None
         if remaining > 0.5 and not self.stopping and partial.restarts <= 20:
-            self._start(slot, Item(item.target, item.variant, item.engine, item.seed, remaining), i + 1, partial)
+            self._start(slot, Item(item.target, item.variant, item.engine, item.seed, remaining), i + 1, partial, n)
         else:
             self._finish(slot, partial)
 
@@ -271,7 +276,7 @@ class Nightly:
             for slot in self.slots:
                 if slot.item is None or slot.proc is None:
                     continue
-                i = int(self.progress[slot.index * 2])
+                i = int(self.progress[slot.index * PER_SLOT])
                 if i != slot.last_index:
                     slot.last_index, slot.last_move = i, now
                 if self.stopping and (not slot.proc.is_alive() and slot.proc.exitcode not in (0, None)

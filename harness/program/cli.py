@@ -112,7 +112,7 @@ def run_campaign(campaign: Any, args: argparse.Namespace, console: Any, *, secon
         if c.count > 1:
             console.print(f"  {c.reason}: {c.count} executions of that workload crashed; kept {c.file}")
     if result.skipped:
-        console.print(f"  {result.skipped:,} later executions of a workload that hung were skipped (each would "
+        console.print(f"  {result.skipped:,} later draws of a workload that hung were skipped (each would "
                       "have hung again)")
     if result.error:
         raise QfuzzError(f"the campaign stopped: {result.error}")

@@ -44,7 +44,7 @@ class IsolatedResult(CampaignResult):
     error: str = ""
 
 
-def _worker(campaign: Campaign, first: int, seconds: Optional[float], runs: Optional[int],
+def _worker(campaign: Campaign, first: int, first_workload: int, seconds: Optional[float], runs: Optional[int],
             on_new: Optional[Callable[[Finding], None]], on_start: Optional[Callable[[], None]], progress: Any,
             queue: Any, hung: frozenset[str] = frozenset()) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides
@@ -52,6 +52,7 @@ def _worker(campaign: Campaign, first: int, seconds: Optional[float], runs: Opti
     def note(i: int) -> None:
         progress[0] = i
         progress[1] += 1
+        progress[3] = campaign.workload_number
 
     def new(f: Finding) -> None:
         if on_new:
@@ -61,7 +62,7 @@ def _worker(campaign: Campaign, first: int, seconds: Optional[float], runs: Opti
     try:
         if on_start is not None:
             on_start()
-        r = campaign.run(seconds=seconds, runs=runs, first=first, on_new=new, on_execution=note,
+        r = campaign.run(seconds=seconds, runs=runs, first=first, first_workload=first_workload, on_new=new, on_execution=note,
                          skip=_hung_check(hung, progress) if hung else None)
         queue.send(("done", {"executions": r.executions, "seconds": r.seconds, "minimize_seconds": r.minimize_seconds,
                             "counts": {s: f.count for s, f in r.findings.items()}, "skipped": r.skipped}))
@@ -72,7 +73,7 @@ def _worker(campaign: Campaign, first: int, seconds: Optional[float], runs: Opti
 
 def _hung_check(hung: frozenset[str], progress: Any) -> Callable[[Any], bool]:
     """skip() for Campaign.run: is this workload one that hung?  (Looked up once per workload
-    object: a campaign runs many schedules of each.)  Skips are counted in progress[2]."""
+    object: a campaign runs many schedules of each.)  Skipped workloads are counted in progress[2]."""
     last: list[Any] = [None, False]
 
     def skip(w: Any) -> bool:
@@ -112,22 +113,22 @@ def run_campaign(
     from ..crash import Crash, save
 
     ctx = mp.get_context("fork")
-    progress = ctx.Array("q", 3, lock=False)  # the execution under way, executions, skipped
+    progress = ctx.Array("q", 4, lock=False)  # the execution under way, executions, workloads skipped, its workload
     result = IsolatedResult()
     summaries: dict[str, dict[str, Any]] = {}
     start = time.monotonic()
-    first = 0
+    first = first_workload = 0
     restarts = 0
     seen: dict[tuple[str, str], Crashed] = {}
-    hung: set[str] = set()  # workloads that hung: later executions of them are skipped
+    hung: set[str] = set()  # workloads that hung: later draws of them are skipped
     while True:
         left_s = None if seconds is None else seconds - (time.monotonic() - start)
         left_runs = None if runs is None else runs - first
         if (left_s is not None and left_s <= 0.05) or (left_runs is not None and left_runs <= 0):
             break
-        progress[0], progress[1], progress[2] = first, 0, 0
+        progress[0], progress[1], progress[2], progress[3] = first, 0, 0, first_workload
         reader, queue = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_worker, args=(campaign, first, left_s, left_runs, on_new, on_start if first == 0 else None,
+        proc = ctx.Process(target=_worker, args=(campaign, first, first_workload, left_s, left_runs, on_new, on_start if first == 0 else None,
                                                         progress, queue, frozenset(hung)),
                            daemon=True)
         proc.start()
@@ -157,10 +158,10 @@ def run_campaign(
         if result.error:
             break
         # the worker died on execution progress[0]: keep that input, go on after it
-        i = int(progress[0])
+        i, first_workload = int(progress[0]), int(progress[3])
         result.executions += int(progress[1])
         result.skipped += int(progress[2])
-        w = campaign.workload_for(i)
+        w = campaign.workload_at(first_workload)
         key = (reason, workload_key(w.to_json()))
         if reason.startswith("timeout"):  # it would hang again, for hang_seconds each time: not run again
             hung.add(workload_key(w.to_json()))
@@ -169,7 +170,7 @@ def run_campaign(
         else:
             crash = Crash(campaign.target.name, campaign.variant.name, w.to_json(),
                           campaign.scheduler_for(i).to_json(), reason,
-                          found={"engine": campaign.strategy, "seed": campaign.seed, "execution": i},
+                          found={"engine": campaign.strategy, "seed": campaign.seed, "execution": i, "workload_number": first_workload},
                           program=campaign.target.program_block())
             corpus_dir = campaign.corpus.dir if campaign.corpus is not None else Path(".qfuzz") / campaign.target.name
             c = seen[key] = Crashed(i, reason, save(crash, corpus_dir / "crashes"))
