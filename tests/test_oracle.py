@@ -102,3 +102,32 @@ def test_a_stranding_with_no_decision_takes_the_first_release_decision_made_afte
     assert (v.signature, v.stranded_at, v.server) == ("STUCK:backend-queue:LB_FULL:ADM_DISABLE", 13, 1)
     assert v.critical[1].step > v.critical[0].step  # decided after the request queued
     assert HQ.variant("pre-fix").explains(v.kind, v.path, *v.labels) is not None
+
+
+# Round 6's main job, minimized: slowstart 21 on a 2-slot server, thread groups of 2.  r0
+# (thread 2, group 1) holds the slot the ramp allows; r1 and r2 (thread 0, group 0) queue
+# on the server.  At t=16 r0's release finds its own group's queue empty (PNS_EMPTY) and
+# serves r1 from the other group; at t=21 the ramp ends (limit 2, served 1), but before
+# 111ea83ed the warmup tick only grabs from the backend queue, so r2 is never offered
+# the new slot and waits out `timeout queue` (t=28).  The empty-group decision at t=16 is
+# not why: the tick at t=21 is.
+RAMP_UNOFFERED = {
+    "threads": 3, "threads_per_group": 2, "jitter": 10,
+    "servers": [{"maxconn": 2, "maxqueue": 2, "slowstart": 21}],
+    "backend": {"balance": "first", "timeout_queue": 26},
+    "requests": [{"at": 2, "thread": 2, "duration": 13}, {"at": 2, "thread": 0, "duration": 13, "cookie": 0},
+                 {"at": 2, "thread": 0, "duration": 0, "cookie": 0}],
+}
+RAMP_UNOFFERED_DECISIONS = bytes([0, 1] + [0] * 15 + [1])
+
+
+def test_a_slot_the_ramp_added_and_only_the_backend_queue_was_offered_blames_the_warmup_tick():
+    for variant in ("pre-fix", "seed-fix", "dequeuing-fix"):
+        ex = harness.run(HQ, variant, RAMP_UNOFFERED, Replay(RAMP_UNOFFERED_DECISIONS))
+        v = ex.verdict
+        assert v.signature == "STUCK:server-queue:ASQ_QLEN:WU_GRAB_ONLY", (variant, v.signature)
+        assert v.critical[1].label == "WU_GRAB_ONLY" and v.critical[1].step >= 0, variant
+        pattern = HQ.variant(variant).explains(v.kind, v.path, *v.labels)
+        assert pattern is not None and "111ea83ed" in pattern.why, (variant, pattern)
+    # the differential agrees where the fix is a switch of the variant: process_srv_queue at the tick
+    assert attribute(harness.run(HQ, "seed-fix", RAMP_UNOFFERED, Replay(RAMP_UNOFFERED_DECISIONS))).removes("111ea83ed")

@@ -538,11 +538,13 @@ class HaproxyQueue(Target):
 _RELEASER = {
     "RD_SKIP_PX": "the last server's redistribution, which left the backend queue",
     "GR_UNCOUNTED": "the grab that counted none of the slots it handed out",
+    "WU_GRAB_ONLY": "the warmup tick that raised the limit and grabbed from the backend queue only",
 }
 # how the swim lane's wait bar names the stranded span, by the releaser's label
 _STRANDED = {
     "RD_SKIP_PX": "stranded: the backend queue left behind",
     "GR_UNCOUNTED": "stranded: a free slot by served's count, held by a grabbed stream",
+    "WU_GRAB_ONLY": "stranded: the ramp's new slot, offered to the backend queue only",
 }
 
 

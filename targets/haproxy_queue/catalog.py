@@ -103,6 +103,11 @@ GRAB_HELD = Pattern(
     "STUCK", "*", "*", "GR_UNCOUNTED",
     why="111ea83ed: the slot served shows free is held by a stream grabbed from the backend queue, uncounted",
 )
+WARMUP_GRAB_ONLY = Pattern(
+    "STUCK", "*", "*", "WU_GRAB_ONLY",
+    why="111ea83ed: server_warmup only grabbed from the backend queue; a request queued on the server under the "
+        "lower slowstart limit is not offered the slot the ramp adds",
+)
 GRABBED = Pattern("SAFETY", "*", "INV_*", why="111ea83ed: pendconn_grab_from_px hands out slots it never counted")
 ENDLESS_LOOP = Pattern(
     "LIVELOCK", "*", "BALANCE_AGAIN",
@@ -153,7 +158,7 @@ CATALOG = [
     _bug("111ea83ed", "BUG/MEDIUM: queues: Do not use pendconn_grab_from_px()", "2024-12", "SAFETY",
          BUG_GRAB_PX, GRABBED,
          "a server coming up takes backend-queued requests without reserving served, so it runs past maxconn",
-         mix="admin", also=(GRAB_UNCOUNTED, GRAB_HELD, ENDLESS_LOOP)),
+         mix="admin", also=(GRAB_UNCOUNTED, GRAB_HELD, WARMUP_GRAB_ONLY, ENDLESS_LOOP)),
     _bug("9ada03069", "BUG/MINOR: queue/threads: make the queue unlinking atomic", "2019-11", "SAFETY",
          BUG_UNLINK_RACE, Pattern("SAFETY", "*", "INV_*", why="9ada03069: an entry unlinked twice is counted twice"),
          "a timing-out stream sees itself linked, a releaser picks it, and both decrement the queue length"),
@@ -245,13 +250,13 @@ SEED_VARIANTS = (
     Variant(
         "pre-fix", TREE_2024_07,
         "the tree at 1a8f3a368, just before 5541d4995: trylock dequeuer, no re-checks", "bugs",
-        shows=(REDIST_LEFT, SKIPLB_NOSERVED, LATE_RELEASE, LIMIT_ROSE, ENABLE_RACE, GRAB_UNCOUNTED, GRAB_HELD, STUCK_SERVER, STUCK_BACKEND, OVERSHOOT, GRABBED),
+        shows=(REDIST_LEFT, SKIPLB_NOSERVED, LATE_RELEASE, LIMIT_ROSE, ENABLE_RACE, GRAB_UNCOUNTED, GRAB_HELD, WARMUP_GRAB_ONLY, STUCK_SERVER, STUCK_BACKEND, OVERSHOOT, GRABBED),
         must_show=(STUCK_SERVER, STUCK_BACKEND),
     ),
     Variant(
         "server-fix", TREE_2024_07 & ~BUG_SEED_SRV,
         "only the server-queue half of 5541d4995 (re-check and process_srv_queue in srv_redispatch_connect)", "bugs",
-        shows=(REDIST_LEFT, SKIPLB_NOSERVED, LATE_RELEASE, LIMIT_ROSE, ENABLE_RACE, GRAB_UNCOUNTED, GRAB_HELD, TRYLOCK_LOSS, STUCK_BACKEND, OVERSHOOT, GRABBED,
+        shows=(REDIST_LEFT, SKIPLB_NOSERVED, LATE_RELEASE, LIMIT_ROSE, ENABLE_RACE, GRAB_UNCOUNTED, GRAB_HELD, WARMUP_GRAB_ONLY, TRYLOCK_LOSS, STUCK_BACKEND, OVERSHOOT, GRABBED,
                RAMP_UNLOOKED),
         must_show=(STUCK_BACKEND,),
     ),
@@ -259,13 +264,13 @@ SEED_VARIANTS = (
         "seed-fix", TREE_2024_07 & ~(BUG_SEED_SRV | BUG_SEED_PX),
         "both halves of 5541d4995, as upstream shipped them; the trylock residual (b11495652) remains", "bugs",
         shows=(REDIST_LEFT, SKIPLB_NOSERVED, LATE_RELEASE, TRYLOCK_LOSS, ENDLESS_LOOP, *IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, ENABLE_RACE,
-               GRAB_UNCOUNTED, GRAB_HELD, OVERSHOOT, GRABBED, RANDOM_MISSED_IDLE, RAMP_UNLOOKED),
+               GRAB_UNCOUNTED, GRAB_HELD, WARMUP_GRAB_ONLY, OVERSHOOT, GRABBED, RANDOM_MISSED_IDLE, RAMP_UNLOOKED),
         mix="all",
     ),
     Variant(
         "dequeuing-fix", TREE_2024_07 & ~(BUG_SEED_SRV | BUG_SEED_PX | BUG_TRYLOCK),
         "seed-fix plus b11495652 (atomic dequeuing flag, then a blocking lock); believed closed upstream", "bugs",
-        shows=(REDIST_LEFT, SKIPLB_NOSERVED, LATE_RELEASE, ENDLESS_LOOP, *IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, ENABLE_RACE, GRAB_UNCOUNTED, GRAB_HELD,
+        shows=(REDIST_LEFT, SKIPLB_NOSERVED, LATE_RELEASE, ENDLESS_LOOP, *IDLE_BESIDE_BUSY, BACKUP_NOT_OFFERED, LIMIT_ROSE, ENABLE_RACE, GRAB_UNCOUNTED, GRAB_HELD, WARMUP_GRAB_ONLY,
                OVERSHOOT, GRABBED, RANDOM_MISSED_IDLE, RAMP_UNLOOKED),
         mix="all",
     ),

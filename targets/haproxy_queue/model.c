@@ -1561,11 +1561,16 @@ static void server_warmup(struct hq_server *s)
 	__atomic_store_n(&s->in_warmup, 1, __ATOMIC_SEQ_CST);
 	qf_note(L_WU_TICK, s->id);
 	qf_lock(&s->lock, L_WU_LOCK);
+	int rose = hq_ramp_ratio(s) > s->wu_ratio;
 	s->wu_ratio = hq_ramp_ratio(s);
 	if (qf_now() >= s->last_change + s->slowstart)
 		qf_store(&s->starting, 0, L_WU_RECALC);
 	if (BUG(HQ_BUG_GRAB_PX)) {
 		pendconn_grab_from_px(s);
+		if (rose) { /* the server's own queue is not offered the higher limit (the oracle's WU_GRAB_ONLY) */
+			s->wu_grab_step = qf_step();
+			s->wu_grab_thread = qf_self();
+		}
 		qf_unlock(&s->lock, L_WU_UNLOCK);
 	} else {
 		qf_unlock(&s->lock, L_WU_UNLOCK);
@@ -1777,6 +1782,7 @@ static int hq_setup(const int32_t *wl, int n, uint32_t variant, char *err, int e
 			queue_init(HQ_TGQ(s, g), i, g, g ? 3000 + 16 * i + g : 10 + i, RANK_SRVQ, &s->queueslength);
 		s->nodeq_step = s->nodeq_label = s->nodeq_thread = -1;
 		s->grab_step = s->grab_thread = -1;
+		s->wu_grab_step = s->wu_grab_thread = -1;
 		s->slowstart = (uint32_t)p[6];
 		s->warmup_task = -1;
 		if (s->slowstart) {

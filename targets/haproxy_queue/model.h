@@ -256,7 +256,8 @@ enum { PATH_NONE = 0, PATH_SERVER = 1, PATH_BACKEND = 2 };
 	X(L_PSQ_SELF_INC, "process_srv_queue: own group's self_served++")                                     \
 	X(L_PSQ_TG_SPIN, "process_srv_queue: no other group's bit is set: the search for one never ends")       \
 	X(L_INV_TG_OOB, "invariant: process_srv_queue writes inside non_empty_tgids")                       \
-	X(L_GR_UNCOUNTED, "pendconn_grab_from_px: handed out slots that served does not count (pre-111ea83ed)")
+	X(L_GR_UNCOUNTED, "pendconn_grab_from_px: handed out slots that served does not count (pre-111ea83ed)") \
+	X(L_WU_GRAB_ONLY, "server_warmup: limit raised, only the backend queue grabbed from (pre-111ea83ed)")
 
 #define X(e, s) e,
 enum hq_label { HQ_LABELS(X) HQ_NLABELS };
@@ -298,6 +299,7 @@ struct hq_server {
 	int nodeq_step, nodeq_label, nodeq_thread;
 	/* ... and the last pendconn_grab_from_px that handed out uncounted slots (-1: none) */
 	int grab_step, grab_thread;
+	int wu_grab_step, wu_grab_thread; /* pre-111ea83ed: the last warmup tick that raised the limit and only grabbed */
 	/* slowstart: SRV_ST_STARTING since last_change, ramping over `slowstart` */
 	long starting;
 	uint32_t slowstart, last_change;

@@ -141,6 +141,15 @@ static void mark_stranded(struct hq_stream *s, int path, int srv, const struct h
 		s->strand_rel_label = L_GR_UNCOUNTED;
 		s->strand_rel_thread = rel->grab_thread;
 	}
+	/* pre-111ea83ed: the slot is one the slowstart ramp added at a warmup tick
+	 * after the last decision on record, and that tick only grabbed from the
+	 * backend queue: the server's own queue was never offered it (where a grab
+	 * handed out uncounted slots, the free slot is not real: GR_UNCOUNTED) */
+	if (path == PATH_SERVER && rel && rel->wu_grab_step > rel->nodeq_step && rel->grab_step < 0) {
+		s->strand_rel_step = rel->wu_grab_step;
+		s->strand_rel_label = L_WU_GRAB_ONLY;
+		s->strand_rel_thread = rel->wu_grab_thread;
+	}
 	/* the 2026 tree: a backend-queued request with no slot held anywhere and
 	 * no ready server announced has nobody at all to dequeue it (F5); with a
 	 * slot held elsewhere it is F1's case (that holder's release rescues it) */
