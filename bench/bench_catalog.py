@@ -18,6 +18,7 @@ import statistics
 import sys
 import time
 
+from harness.commands.common import positive_int
 from harness.corpus import Corpus
 from harness.engines.campaign import Campaign
 from harness.targets import get
@@ -59,7 +60,7 @@ def main() -> None:
     ap.add_argument("--strategies", default="pct,random,pos")
     ap.add_argument("--only", help="one commit id, or several separated by commas")
     ap.add_argument("--runs", type=int, help="also cap each campaign at this many executions")
-    ap.add_argument("--fixed-schedules", type=int, metavar="N",
+    ap.add_argument("--fixed-schedules", type=positive_int, metavar="N",
                     help="N schedules per workload instead of the power schedule (16: the campaigns before 2026-12)")
     ap.add_argument("--compare-mix", action="store_true",
                     help="each cell also on the generic mix's round-3 shares, first (before | after)")

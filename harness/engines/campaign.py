@@ -85,7 +85,6 @@ class Campaign:
         params: Optional[dict[str, Any]] = None,
         mix: Optional[str] = None,
         attribute: bool = True,
-        generate_options: Optional[dict[str, Any]] = None,
         fixed_schedules: Optional[int] = None,
     ):
         self.target = target
@@ -98,7 +97,6 @@ class Campaign:
         self.params = dict(params or {})
         self.attribute = attribute and bool(target.fixes())  # no fix switches: nothing to attribute to
         self.mix = mix or target.default_mix  # one mix for every variant; the variant's own is an option
-        self.generate_options = dict(generate_options or {})  # passed to target.generate (bench/bench_grid.py)
         self.fixed_schedules = fixed_schedules  # instead of the power schedule (benchmarks: before and after)
         make(strategy, 0, **self.params)  # validate the name and parameters now
 
@@ -109,7 +107,7 @@ class Campaign:
         if self.workload is not None:
             return self.workload
         rnd = random.Random(schedule_seed(self.seed, n))
-        return self.target.workload(self.target.generate(rnd, self.mix, **self.generate_options))
+        return self.target.workload(self.target.generate(rnd, self.mix))
 
     def run(
         self,
