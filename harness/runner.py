@@ -1,6 +1,9 @@
-"""harness.run(): one call into the native core per execution."""
+"""harness.run(): one call into the native core per execution; run_schedules():
+one per run of a workload's seeded schedules."""
 from __future__ import annotations
 
+import dataclasses
+import time
 from typing import Any, Callable, Optional
 
 from .execution import KINDS, CriticalEvent, Execution, Verdict
@@ -97,6 +100,10 @@ def run(
         **s.native_args(k),
         **({"fork": 1} if fork else {}),
     )
+    return _execution(t, v, w, s, r, variant)
+
+
+def _execution(t: Target, v: Variant, w: Workload, s: Scheduler, r: dict[str, Any], variant: str | Variant) -> Execution:
     return Execution(
         target=t,
         variant=v.name,
@@ -116,3 +123,60 @@ def run(
         output=r.get("output", b""),
         rare_hits=r["rare_hits"],
     )
+
+
+SEED_MASK = (1 << 63) - 1
+
+
+def run_schedules(
+    target: Target,
+    variant: Variant,
+    workload: Workload,
+    make_scheduler: Callable[[int], Scheduler],
+    first_seed: int,
+    count: int,
+    *,
+    deadline: Optional[float] = None,
+    before: Optional[Callable[[int], None]] = None,
+    longest: int = 0,
+) -> tuple[bytes, Optional[Execution], int]:
+    """A seeded campaign's next `count` executions of one workload, untraced,
+    under make_scheduler(first_seed + j) (seeds mod 2^63), stopping after the
+    first that fails or once `deadline` (time.monotonic()) has passed (at
+    least one runs).  `before(j)` is told each one before it runs.  PCT
+    without a k of its own spreads its change points over `longest`, the
+    longest execution of this workload so far (Shuttle's rule; the target's
+    estimate while there is none), updated as they run.  Returns the
+    rare-hit counts of those that ran (clipped to 255), the failing
+    Execution or None (its scheduler with the k it ran with), and `longest`.
+    The same executions as run() one by one, without Python between them
+    (core.run_batch); a program's executions (forked, measured, watched)
+    still go one by one."""
+    first = make_scheduler(first_seed)
+    adapt = isinstance(first, PCT) and first.k is None and longest >= 0  # -1: the estimate throughout
+    if hasattr(target, "measured_steps") or watch is not None:  # a program: PCT's k is measured (program/target.py)
+        hits = bytearray()
+        for j in range(count):
+            if j and deadline is not None and time.monotonic() >= deadline:
+                break
+            if before is not None:
+                before(j)
+            ex = run(target, variant.name, workload, first if j == 0 else make_scheduler((first_seed + j) & SEED_MASK),
+                     trace=False)
+            hits.append(min(ex.rare_hits, 255))
+            if ex.failed:
+                return bytes(hits), ex, longest
+        return bytes(hits), None, longest
+    k, steps_budget, jitter = _sizes(target, workload)
+    native = first.native_args(k)
+    seed = native.pop("seed")
+    hits, r, longest = core.run_batch(target.native_index(variant.name), variant.bits, workload.packed, first.kind, seed,
+                                      count, budget=steps_budget, cpu=default_cpu(), jitter=jitter,
+                                      deadline=deadline or 0.0, before=before, longest=longest if adapt else -1,
+                                      **native)
+    if r is None:
+        return hits, None, max(longest, 0)
+    s = make_scheduler((first_seed + len(hits) - 1) & SEED_MASK)
+    if adapt:
+        s = dataclasses.replace(s, k=r["k"])
+    return hits, _execution(target, variant, workload, s, r, variant), max(longest, 0)

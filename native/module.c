@@ -1,6 +1,8 @@
-/* module.c - the Python binding: one call into C per execution. */
+/* module.c - the Python binding: one call into C per execution (run), or per
+ * run of a workload's schedules (run_batch). */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <time.h>
 
 #include "core.h"
 #include "rt/rt.h"
@@ -34,6 +36,21 @@ static PyObject *py_targets(PyObject *self, PyObject *noargs)
 		PyList_SET_ITEM(out, i, Py_BuildValue("(sN)", t->name, labels));
 	}
 	return out;
+}
+
+/* One execution's result as run() and run_batch() hand it to Python. */
+static PyObject *result_dict(const qf_run_result *r)
+{
+	const qf_verdict *v = &r->verdict;
+	return Py_BuildValue("{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:I,s:I,s:s,s:y#,s:y#,s:i,s:i,s:i,s:i,s:i,s:I,s:i,s:i,s:i}",
+			     "kind", v->kind, "path", v->path, "request", v->request, "object", v->object, "label_a",
+			     v->label_a, "label_b", v->label_b, "step_a", v->step_a, "step_b", v->step_b, "thread_a",
+			     v->thread_a, "thread_b", v->thread_b, "t_from", v->t_from, "t_at", v->t_at, "detail", v->detail,
+			     "decisions", (const char *)r->decisions, (Py_ssize_t)r->ndecisions, "trace",
+			     (const char *)r->trace, (Py_ssize_t)r->trace_bytes, "stride", r->trace_stride, "ncounters",
+			     r->ncounters, "steps", r->steps, "switches", r->switches, "preemptions", r->preemptions,
+			     "end_time", r->end_time, "nthreads", r->nthreads, "truncated", r->trace_truncated, "rare_hits",
+			     r->rare_hits);
 }
 
 static PyObject *py_run(PyObject *self, PyObject *args, PyObject *kw)
@@ -92,14 +109,7 @@ static PyObject *py_run(PyObject *self, PyObject *args, PyObject *kw)
 		goto out;
 	}
 	const qf_verdict *v = &r.verdict;
-	ret = Py_BuildValue("{s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:i,s:I,s:I,s:s,s:y#,s:y#,s:i,s:i,s:i,s:i,s:i,s:I,s:i,s:i,s:i}",
-			    "kind", v->kind, "path", v->path, "request", v->request, "object", v->object, "label_a",
-			    v->label_a, "label_b", v->label_b, "step_a", v->step_a, "step_b", v->step_b, "thread_a",
-			    v->thread_a, "thread_b", v->thread_b, "t_from", v->t_from, "t_at", v->t_at, "detail", v->detail,
-			    "decisions", (const char *)r.decisions, (Py_ssize_t)r.ndecisions, "trace",
-			    (const char *)r.trace, (Py_ssize_t)r.trace_bytes, "stride", r.trace_stride, "ncounters",
-			    r.ncounters, "steps", r.steps, "switches", r.switches, "preemptions", r.preemptions, "end_time", r.end_time, "nthreads",
-			    r.nthreads, "truncated", r.trace_truncated, "rare_hits", r.rare_hits);
+	ret = result_dict(&r);
 	if (ret && program) {
 		const char *out = "";
 		int nout = qf_rt_output(&out);
@@ -119,6 +129,110 @@ out:
 	PyBuffer_Release(&wl);
 	if (data.buf)
 		PyBuffer_Release(&data);
+	return ret;
+}
+
+static double monotonic_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* the clock of Python's time.monotonic() */
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* A seeded campaign's schedules of one workload, without a trip through
+ * Python for each: seeds seed, seed+1, ... (mod 2^63, as
+ * harness.engines.campaign.schedule_seed numbers them), untraced, until
+ * `count` have run, one has failed, or `deadline` (time.monotonic()) has
+ * passed (checked before every execution but the first).  `before(j)` is
+ * called before execution j runs (a worker notes its input, in case it
+ * dies).  `longest` >= 0: PCT's k is the longest execution of this workload
+ * so far (Shuttle's rule; `k` only while that is 0), updated as they run.
+ * Returns (rare-hit counts of the executions run, clipped to 255, as bytes;
+ * the failing one's result dict, with the k it ran with, or None; longest).  The Python side of an
+ * execution cost about 40 us, a third of a PCT execution (docs/engines.md). */
+static PyObject *py_run_batch(PyObject *self, PyObject *args, PyObject *kw)
+{
+	(void)self;
+	static char *names[] = {"target", "variant", "workload", "scheduler", "seed", "count", "depth", "k",
+				"budget", "cpu", "features", "jitter", "deadline", "before", "longest", NULL};
+	int target, sched, count, depth = 3, k = 100, budget = 20000, cpu = -1, features = 1, jitter = 0, longest = -1;
+	unsigned int variant;
+	unsigned long long seed;
+	double deadline = 0;
+	PyObject *before = Py_None;
+	Py_buffer wl = {0};
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "iIy*iKi|iiiiiidOi", names, &target, &variant, &wl, &sched, &seed,
+					 &count, &depth, &k, &budget, &cpu, &features, &jitter, &deadline, &before, &longest))
+		return NULL;
+	PyObject *ret = NULL, *rare = NULL, *failed = NULL;
+	if (target < 0 || target >= NTARGETS) { /* programs run one execution per call (forks, resets) */
+		PyErr_Format(PyExc_ValueError, "run_batch: %d is not a compiled-in target", target);
+		goto out;
+	}
+	if (wl.len % 4 || count < 1) {
+		PyErr_SetString(PyExc_ValueError, wl.len % 4 ? "workload must be packed int32" : "count must be 1 or more");
+		goto out;
+	}
+	qf_run_args a = {
+		.target = TARGETS[target],
+		.variant = variant,
+		.workload = wl.buf,
+		.nworkload = (int)(wl.len / 4),
+		.sched_kind = sched,
+		.depth = depth,
+		.k = k,
+		.fallback_random = 1,
+		.budget = budget,
+		.cpu = cpu,
+		.trace = 0,
+		.features = features,
+		.jitter = jitter,
+	};
+	if (!(rare = PyBytes_FromStringAndSize(NULL, count)))
+		goto out;
+	uint8_t *hits = (uint8_t *)PyBytes_AS_STRING(rare);
+	int ran = 0;
+	qf_run_result r;
+	while (ran < count) {
+		if (ran && deadline > 0 && monotonic_now() >= deadline)
+			break;
+		if (before != Py_None) {
+			PyObject *x = PyObject_CallFunction(before, "i", ran);
+			if (!x)
+				goto out;
+			Py_DECREF(x);
+		}
+		a.seed = (seed + (unsigned long long)ran) & 0x7FFFFFFFFFFFFFFFULL;
+		if (longest > 0)
+			a.k = longest;
+		int rc;
+		Py_BEGIN_ALLOW_THREADS rc = qf_run(&a, &r);
+		Py_END_ALLOW_THREADS if (rc < 0)
+		{
+			PyErr_SetString(PyExc_ValueError, r.error);
+			goto out;
+		}
+		hits[ran++] = r.rare_hits > 255 ? 255 : (uint8_t)r.rare_hits;
+		if (longest >= 0 && r.steps > longest)
+			longest = r.steps;
+		if (r.verdict.kind != QF_OK) {
+			PyObject *k_used = PyLong_FromLong(a.k);
+			int bad = !k_used || !(failed = result_dict(&r)) || PyDict_SetItemString(failed, "k", k_used) < 0;
+			Py_XDECREF(k_used);
+			if (bad)
+				goto out;
+			break;
+		}
+		if (PyErr_CheckSignals() < 0) /* Ctrl-C reaches the campaign between executions */
+			goto out;
+	}
+	if (_PyBytes_Resize(&rare, ran) < 0)
+		goto out;
+	ret = Py_BuildValue("(OOi)", rare, failed ? failed : Py_None, longest);
+out:
+	Py_XDECREF(rare);
+	Py_XDECREF(failed);
+	PyBuffer_Release(&wl);
 	return ret;
 }
 
@@ -213,6 +327,8 @@ static PyMethodDef methods[] = {
 	{"futex_pingpong", py_futex_pingpong, METH_VARARGS, "ns per one-way hand-off between two bare pinned threads (bench)"},
 	{"targets", py_targets, METH_NOARGS, "[(name, [(label id, description)])] of the compiled-in targets"},
 	{"run", (PyCFunction)(void (*)(void))py_run, METH_VARARGS | METH_KEYWORDS, "run one controlled execution"},
+	{"run_batch", (PyCFunction)(void (*)(void))py_run_batch, METH_VARARGS | METH_KEYWORDS,
+	 "run a workload's seeded schedules until one fails: (rare-hit counts, the failing result or None)"},
 	{"features", py_features, METH_NOARGS, "the interleaving-feature counters (a writable memoryview)"},
 	{"register_coverage", py_register_coverage, METH_VARARGS,
 	 "register_coverage(lib): hand the feature counters to the libFuzzer loaded from shared object lib"},

@@ -62,6 +62,8 @@ def test_each_stored_finding_is_found_again_by_the_engine_and_seed_it_names(bug)
     # workload and the schedule both follow from them, deterministically)
     # shows the same bug again on the mix.  Files from before the power
     # schedule (2026-12) have no workload number: 16 schedules per workload then.
+    # PCT's k followed the workload's earlier executions (runner.run_schedules):
+    # the recorded schedule names it.
     reps = [r for r in Corpus(ROOT / "corpus", "haproxy_queue").reproducers() if r.variant == bug.variant]
     assert reps, f"no reproducer of {bug.commit} in corpus/haproxy_queue/"
     for rep in reps:
@@ -69,8 +71,10 @@ def test_each_stored_finding_is_found_again_by_the_engine_and_seed_it_names(bug)
         assert found.get("engine") in ("pct", "pos", "random") and isinstance(found.get("executions"), int), found
         hit = lambda f: bug.pattern.matches(f.kind, f.path, *f.execution.verdict.labels)  # noqa: E731
         given = HQ.workload(found["workload"]) if "workload" in found else None  # else the generic mix
+        k = (found.get("schedule") or {}).get("k")  # PCT since 2026-12: k was the workload's longest execution yet
         number = found.get("workload_number", (found["executions"] - 1) // 16)
         result = Campaign(HQ, bug.variant, found["engine"], seed=found["seed"], minimize_seconds=0,
-                          workload=given).run(first=found["executions"] - 1, first_workload=number, runs=1)
+                          params={"k": k} if k else None, workload=given).run(
+            first=found["executions"] - 1, first_workload=number, runs=1)
         assert [f for f in result.findings.values() if hit(f)], (
             f"{rep.path}: {found['engine']} seed {found['seed']} execution {found['executions']} shows no {bug.pattern}")

@@ -105,3 +105,86 @@ def test_a_single_thread_execution_has_an_empty_decision_list_and_replays():
     ex = harness.run(HQ, "fixed", w, harness.PCT(seed=3))
     assert ex.decisions == b"" and ex.verdict.ok
     assert harness.run(HQ, "fixed", w, harness.Replay(ex.decisions)).raw_trace == ex.raw_trace
+
+
+@pytest.mark.parametrize("strategy", ["random", "pct", "pos"])
+def test_a_batch_of_schedules_runs_the_executions_one_by_one_would(strategy):
+    # campaigns run a workload's schedules in one call into the core (runner.run_schedules):
+    # the executions, their rare-feature hits and the one that fails must be those of
+    # harness.run() one seed at a time, so a stored (engine, seed, execution) still re-finds it
+    from harness.engines.energy import features_kept, zero_features
+    from harness.runner import run_schedules
+
+    variant = HQ.variant("pre-fix")
+    failures = 0
+    for i, w in enumerate(mix(12, seed=4)):
+        base = 1000 * i + (1 << 63) - 3  # seeds wrap past 2^63, as schedule_seed's do
+        with features_kept():
+            zero_features()
+            one_by_one, failed = [], None
+            for j in range(20):
+                ex = harness.run(HQ, variant, w, make(strategy, (base + j) % (1 << 63)), trace=False)
+                one_by_one.append(min(ex.rare_hits, 255))
+                if ex.failed:
+                    failed = ex
+                    break
+        with features_kept():
+            zero_features()
+            told: list[int] = []
+            hits, ex, _ = run_schedules(HQ, variant, w, lambda s: make(strategy, s), base, 20, before=told.append,
+                                        longest=-1 if strategy == "pct" else 0)  # PCT: the estimate as harness.run
+        assert list(hits) == one_by_one
+        assert told == list(range(len(hits)))
+        if failed is None:
+            assert ex is None
+            continue
+        failures += 1
+        assert ex.scheduler == failed.scheduler
+        assert (ex.decisions, ex.verdict, ex.steps) == (failed.decisions, failed.verdict, failed.steps)
+    assert failures  # pre-fix fails often enough that the early stop is checked
+
+
+def test_a_batch_stops_at_its_deadline_after_one_execution():
+    import time
+
+    from harness.runner import run_schedules
+
+    w = HQ.workload(SEEDS["seed-roundrobin"])
+    hits, _, _ = run_schedules(HQ, HQ.variant("fixed"), w, lambda s: make("random", s), 0, 500,
+                            deadline=time.monotonic() - 1)
+    assert len(hits) == 1
+
+
+def test_pct_in_a_campaign_spreads_its_change_points_over_the_longest_execution_so_far():
+    # Shuttle's rule: k is the longest execution of this workload seen so far (the target's
+    # estimate before the first); the batch must run what PCT with those k's runs one by one
+    import dataclasses
+
+    from harness.engines.energy import features_kept, zero_features
+    from harness.runner import run_schedules
+
+    variant = HQ.variant("pre-fix")
+    checked = 0
+    for i, w in enumerate(mix(10, seed=6)):
+        with features_kept():
+            zero_features()
+            longest, one_by_one, failed = 0, [], None
+            for j in range(12):
+                k = longest or HQ.estimate_steps(w.data)
+                ex = harness.run(HQ, variant, w, make("pct", 50 * i + j, k=k), trace=False)
+                one_by_one.append(min(ex.rare_hits, 255))
+                longest = max(longest, ex.steps)
+                if ex.failed:
+                    failed = ex
+                    break
+        with features_kept():
+            zero_features()
+            hits, ex, got = run_schedules(HQ, variant, w, lambda s: make("pct", s), 50 * i, 12)
+        assert (list(hits), got) == (one_by_one, longest)
+        if failed is not None:
+            checked += 1
+            assert ex.scheduler == failed.scheduler  # with its k: the scheduler alone replays it
+            again = harness.run(HQ, variant, w, ex.scheduler, trace=False)
+            assert (again.decisions, again.verdict) == (ex.decisions, ex.verdict)
+            assert dataclasses.replace(ex.scheduler, k=None) == make("pct", ex.scheduler.seed)
+    assert checked

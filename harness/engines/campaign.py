@@ -14,13 +14,14 @@ from ..corpus import Corpus, Stored
 from ..execution import Execution
 from ..minimizer import Minimized, minimize
 from ..reproducer import from_execution, now_iso
-from ..runner import run
+from ..runner import run, run_schedules
 from ..schedulers import make
 from ..target import Pattern, Target, Workload
 from .energy import Energy, features_kept, zero_features
 
 MIN_MINIMIZE = 0.5  # seconds: a failure found as the budget ends is still minimized this long
 SECOND_LOOKS = 3  # later failures attributed per signature whose first one no fix removed
+FIXED_BATCH = 64  # executions per call into the core on a campaign's one fixed workload
 
 
 @dataclass
@@ -144,6 +145,7 @@ class Campaign:
         zero_features()
         w: Optional[Workload] = None
         energy = Energy(self.fixed_schedules)
+        longest = 0  # steps of the workload's longest execution so far (PCT's k: runner.run_schedules)
         n = first_workload
         i = first
         while True:
@@ -159,7 +161,7 @@ class Campaign:
             if w is None or (self.workload is None and energy.spent):
                 if w is not None:
                     n += 1
-                w, energy = self.workload_at(n), Energy(self.fixed_schedules)
+                w, energy, longest = self.workload_at(n), Energy(self.fixed_schedules), 0
             if skip is not None and skip(w):
                 if self.workload is not None:
                     break  # the one workload there is
@@ -167,12 +169,20 @@ class Campaign:
                 energy.used = energy.granted  # on to the next one
                 continue
             self.workload_number = n
-            if on_execution is not None:
-                on_execution(i)
-            ex = run(self.target, self.variant.name, w, self.scheduler_for(i), trace=False)
-            i += 1
-            energy.ran(ex.rare_hits)
-            if not ex.failed:
+            # the workload's schedules left, in one call into the core: granting more after
+            # them picks the same executions as deciding after each one (granted only grows)
+            count = max(1, energy.granted - energy.used) if self.workload is None else FIXED_BATCH
+            if runs is not None:
+                count = min(count, runs - (i - first))
+            first_i = i
+            hits, ex, longest = run_schedules(
+                self.target, self.variant, w, self._scheduler, schedule_seed(self.seed, i), count,
+                deadline=min(end, next_tick) if on_tick else end if end != float("inf") else None,
+                before=None if on_execution is None else (lambda j: on_execution(first_i + j)), longest=longest)
+            i += len(hits)
+            for h in hits:
+                energy.ran(h)
+            if ex is None:
                 continue
             sig = ex.verdict.signature
             if sig in result.findings:
@@ -220,7 +230,10 @@ class Campaign:
         return key if attribute(ex).removed_by else None
 
     def scheduler_for(self, i: int):  # -> Scheduler
-        return make(self.strategy, schedule_seed(self.seed, i), **self.params)
+        return self._scheduler(schedule_seed(self.seed, i))
+
+    def _scheduler(self, seed: int):  # -> Scheduler
+        return make(self.strategy, seed, **self.params)
 
     def _new_finding(self, ex: Execution, i: int, elapsed: float) -> Finding:
         v = ex.verdict

@@ -399,9 +399,10 @@ def against(model_reproducer: Any, console: Console, runs: int, seconds: float, 
     timed real scenario (scenario.py), run up to `runs` times within the
     budget, with a verdict per run and the real log lines as evidence.
     1 if the finding reproduced, 0 if not, 2 (one line) if it cannot run."""
-    from .scenario import run_scenario_cli
+    from .scenario import from_model, run_scenario_cli
 
     try:
+        from_model(model_reproducer.workload, model_reproducer.verdict)  # an unmappable file is bad input: say so first
         plan = perturb_cli.scenario_plan(model_reproducer, perturb, haproxy_version_, console)
         exe = resolve_haproxy(haproxy, haproxy_version_, console, perturbed=plan is not None)
         return run_scenario_cli(model_reproducer, console, runs, seconds, exe,
