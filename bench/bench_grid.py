@@ -26,7 +26,7 @@ import time
 from harness.attribution import attribute
 from harness.engines.campaign import schedule_seed
 from harness.engines.energy import Energy, features_kept, zero_features
-from harness.runner import run
+from harness.runner import run_schedules
 from harness.schedulers import make
 from harness.targets import get
 
@@ -58,17 +58,24 @@ def first_seed_paths(target, mix: str, grid: str, jitter, strategy: str, seed: i
     seen: set[tuple[str, str]] = set()  # (signature, workload) already attributed
     spent = 0.0  # attribution time, not search
     start = time.monotonic()
-    i = n = 0
+    i = n = longest = 0
     w = None
     energy = Energy()
+    variant = target.variant("pre-fix")
     zero_features()
     while len(found) < len(PATHS) and time.monotonic() - start - spent < cap and (max_runs is None or i < max_runs):
         if w is None or energy.spent:  # as a seeded campaign draws them (harness/engines/campaign.py)
             rnd = random.Random(schedule_seed(seed, n))
             w, energy, n = target.workload(target.generate(rnd, mix, grid=grid, jitter=jitter)), Energy(), n + 1
-        ex = run(target, "pre-fix", w, make(strategy, schedule_seed(seed, i)), trace=False)
-        i += 1
-        energy.ran(ex.rare_hits)
+            longest = 0
+        count = energy.granted - energy.used if max_runs is None else min(energy.granted - energy.used, max_runs - i)
+        hits, ex, longest = run_schedules(target, variant, w, lambda s: make(strategy, s), schedule_seed(seed, i),
+                                          count, longest=longest)
+        i += len(hits)
+        for h in hits:
+            energy.ran(h)
+        if ex is None:
+            continue
         v = ex.verdict
         if v.kind != "STUCK" or v.path not in PATHS or v.path in found:
             continue

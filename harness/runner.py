@@ -137,13 +137,14 @@ def run_schedules(
     count: int,
     *,
     deadline: Optional[float] = None,
-    before: Optional[Callable[[int], None]] = None,
+    before: Optional[Callable[[int, Optional[int]], None]] = None,
     longest: int = 0,
 ) -> tuple[bytes, Optional[Execution], int]:
     """A seeded campaign's next `count` executions of one workload, untraced,
     under make_scheduler(first_seed + j) (seeds mod 2^63), stopping after the
     first that fails or once `deadline` (time.monotonic()) has passed (at
-    least one runs).  `before(j)` is told each one before it runs.  PCT
+    least one runs).  `before(j, k)` is told each one before it runs, with the
+    k PCT runs it with when it follows `longest` (else None).  PCT
     without a k of its own spreads its change points over `longest`, the
     longest execution of this workload so far (Shuttle's rule; the target's
     estimate while there is none), updated as they run.  Returns the
@@ -160,7 +161,7 @@ def run_schedules(
             if j and deadline is not None and time.monotonic() >= deadline:
                 break
             if before is not None:
-                before(j)
+                before(j, None)
             ex = run(target, variant.name, workload, first if j == 0 else make_scheduler((first_seed + j) & SEED_MASK),
                      trace=False)
             hits.append(min(ex.rare_hits, 255))
@@ -172,7 +173,8 @@ def run_schedules(
     seed = native.pop("seed")
     hits, r, longest = core.run_batch(target.native_index(variant.name), variant.bits, workload.packed, first.kind, seed,
                                       count, budget=steps_budget, cpu=default_cpu(), jitter=jitter,
-                                      deadline=deadline or 0.0, before=before, longest=longest if adapt else -1,
+                                      deadline=deadline or 0.0, longest=longest if adapt else -1,
+                                      before=None if before is None else (lambda j, k: before(j, k if adapt else None)),
                                       **native)
     if r is None:
         return hits, None, max(longest, 0)

@@ -143,9 +143,9 @@ static double monotonic_now(void)
  * Python for each: seeds seed, seed+1, ... (mod 2^63, as
  * harness.engines.campaign.schedule_seed numbers them), untraced, until
  * `count` have run, one has failed, or `deadline` (time.monotonic()) has
- * passed (checked before every execution but the first).  `before(j)` is
- * called before execution j runs (a worker notes its input, in case it
- * dies).  `longest` >= 0: PCT's k is the longest execution of this workload
+ * passed (checked before every execution but the first).  `before(j, k)` is
+ * called before execution j runs, with PCT's k for it (a worker notes its
+ * input, in case it dies).  `longest` >= 0: PCT's k is the longest execution of this workload
  * so far (Shuttle's rule; `k` only while that is 0), updated as they run.
  * Returns (rare-hit counts of the executions run, clipped to 255, as bytes;
  * the failing one's result dict, with the k it ran with, or None; longest).  The Python side of an
@@ -196,15 +196,15 @@ static PyObject *py_run_batch(PyObject *self, PyObject *args, PyObject *kw)
 	while (ran < count) {
 		if (ran && deadline > 0 && monotonic_now() >= deadline)
 			break;
+		a.seed = (seed + (unsigned long long)ran) & 0x7FFFFFFFFFFFFFFFULL;
+		if (longest > 0)
+			a.k = longest;
 		if (before != Py_None) {
-			PyObject *x = PyObject_CallFunction(before, "i", ran);
+			PyObject *x = PyObject_CallFunction(before, "ii", ran, a.k);
 			if (!x)
 				goto out;
 			Py_DECREF(x);
 		}
-		a.seed = (seed + (unsigned long long)ran) & 0x7FFFFFFFFFFFFFFFULL;
-		if (longest > 0)
-			a.k = longest;
 		int rc;
 		Py_BEGIN_ALLOW_THREADS rc = qf_run(&a, &r);
 		Py_END_ALLOW_THREADS if (rc < 0)

@@ -130,11 +130,12 @@ def test_a_batch_of_schedules_runs_the_executions_one_by_one_would(strategy):
                     break
         with features_kept():
             zero_features()
-            told: list[int] = []
-            hits, ex, _ = run_schedules(HQ, variant, w, lambda s: make(strategy, s), base, 20, before=told.append,
+            told: list[tuple[int, object]] = []
+            hits, ex, _ = run_schedules(HQ, variant, w, lambda s: make(strategy, s), base, 20,
+                                        before=lambda j, k: told.append((j, k)),
                                         longest=-1 if strategy == "pct" else 0)  # PCT: the estimate as harness.run
         assert list(hits) == one_by_one
-        assert told == list(range(len(hits)))
+        assert told == [(j, None) for j in range(len(hits))]  # each told before it ran (k: not PCT's own)
         if failed is None:
             assert ex is None
             continue
@@ -168,9 +169,10 @@ def test_pct_in_a_campaign_spreads_its_change_points_over_the_longest_execution_
     for i, w in enumerate(mix(10, seed=6)):
         with features_kept():
             zero_features()
-            longest, one_by_one, failed = 0, [], None
+            longest, one_by_one, failed, ks = 0, [], None, []
             for j in range(12):
                 k = longest or HQ.estimate_steps(w.data)
+                ks.append(k)
                 ex = harness.run(HQ, variant, w, make("pct", 50 * i + j, k=k), trace=False)
                 one_by_one.append(min(ex.rare_hits, 255))
                 longest = max(longest, ex.steps)
@@ -179,8 +181,10 @@ def test_pct_in_a_campaign_spreads_its_change_points_over_the_longest_execution_
                     break
         with features_kept():
             zero_features()
-            hits, ex, got = run_schedules(HQ, variant, w, lambda s: make("pct", s), 50 * i, 12)
-        assert (list(hits), got) == (one_by_one, longest)
+            told: list[int] = []
+            hits, ex, got = run_schedules(HQ, variant, w, lambda s: make("pct", s), 50 * i, 12,
+                                          before=lambda j, k: told.append(k))
+        assert (list(hits), got, told) == (one_by_one, longest, ks)  # told each k before it ran (a crash's input)
         if failed is not None:
             checked += 1
             assert ex.scheduler == failed.scheduler  # with its k: the scheduler alone replays it

@@ -36,6 +36,7 @@ def test_a_short_night_is_clean_survives_crashes_and_reports(tmp_path):
     assert crashes == {"crash", "timeout"}
     crash = load_crash(next(c["file"] for c in report["crashes"] if "crash-" in c["file"]))
     assert crash.workload == {"rounds": 13}
+    assert crash.schedule["strategy"] == "pct" and crash.schedule["k"] > 0  # the k its PCT ran with, noted before it
     outcome, detail = run_in_child(crash)
     assert outcome == "crash" and "SIGSEGV" in detail
     stored = list((tmp_path / "c" / "haproxy_queue").glob("pre-fix--stuck-*.json"))

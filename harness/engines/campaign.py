@@ -4,6 +4,7 @@ minimized and stored in the corpus; a campaign is deterministic for a given
 seed and number of executions."""
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from dataclasses import dataclass, field
@@ -102,6 +103,7 @@ class Campaign:
         make(strategy, 0, **self.params)  # validate the name and parameters now
 
         self.workload_number = 0  # of the execution under way (a crashed worker's input: workload_at)
+        self.pct_k: Optional[int] = None  # PCT's k for it, when it follows the workload (scheduler_for)
 
     def workload_at(self, n: int) -> Workload:
         """The campaign's n-th workload drawn from the mix (or its fixed one)."""
@@ -129,8 +131,8 @@ class Campaign:
         for a new finding, or `should_stop()`).  Execution numbers start at
         `first` and workloads at `first_workload` (a restarted worker goes on
         where it died); `on_execution(i)` is told each number before it runs,
-        and `self.workload_number` is then its workload's, so a crash can be
-        pinned to its input.  How many schedules each workload gets is
+        and `self.workload_number` (and `self.pct_k`) are then its own, so a
+        crash can be pinned to its input.  How many schedules each workload gets is
         harness/engines/energy.py's power schedule; the feature counters it
         reads are zeroed here.  `seconds` is wall time, minimizing included (each new failure
         is minimized within what is left of it, MIN_MINIMIZE at least);
@@ -175,10 +177,12 @@ class Campaign:
             if runs is not None:
                 count = min(count, runs - (i - first))
             first_i = i
+            until = min(end, next_tick) if on_tick else end  # back here for the budget and the next tick
             hits, ex, longest = run_schedules(
                 self.target, self.variant, w, self._scheduler, schedule_seed(self.seed, i), count,
-                deadline=min(end, next_tick) if on_tick else end if end != float("inf") else None,
-                before=None if on_execution is None else (lambda j: on_execution(first_i + j)), longest=longest)
+                deadline=None if until == float("inf") else until,
+                before=None if on_execution is None else (lambda j, k: self._before(on_execution, first_i + j, k)),
+                longest=longest)
             i += len(hits)
             for h in hits:
                 energy.ran(h)
@@ -229,8 +233,14 @@ class Campaign:
         known.second_looks += 1
         return key if attribute(ex).removed_by else None
 
-    def scheduler_for(self, i: int):  # -> Scheduler
-        return self._scheduler(schedule_seed(self.seed, i))
+    def _before(self, on_execution: Callable[[int], None], i: int, k: Optional[int]) -> None:
+        self.pct_k = k
+        on_execution(i)
+
+    def scheduler_for(self, i: int, pct_k: Optional[int] = None):  # -> Scheduler
+        """Execution i's scheduler; `pct_k`: the k PCT ran it with (self.pct_k then)."""
+        s = self._scheduler(schedule_seed(self.seed, i))
+        return dataclasses.replace(s, k=pct_k) if pct_k else s
 
     def _scheduler(self, seed: int):  # -> Scheduler
         return make(self.strategy, seed, **self.params)

@@ -103,6 +103,7 @@ def _worker(slot: int, cpu: int, item: Item, first: int, first_workload: int, co
         progress[slot * PER_SLOT] = i
         progress[slot * PER_SLOT + 1] += 1
         progress[slot * PER_SLOT + 2] = camp.workload_number
+        progress[slot * PER_SLOT + 3] = camp.pct_k or 0
 
     out = ItemResult(item)
     try:
@@ -139,7 +140,7 @@ def _die_with_parent() -> None:
 # -- the parent ----------------------------------------------------------------------
 
 STOP_GRACE = 5.0  # seconds a stopped worker gets to report before it is killed
-PER_SLOT = 3  # progress words per worker: the execution under way, executions run, its workload's number
+PER_SLOT = 4  # progress words per worker: the execution under way, executions run, its workload's number, PCT's k
 
 
 @dataclass
@@ -205,6 +206,7 @@ class Nightly:
     def _start(self, slot: Slot, item: Item, first: int = 0, partial: Optional[ItemResult] = None,
                first_workload: int = 0) -> None:
         self.progress[slot.index * PER_SLOT] = first
+        self.progress[slot.index * PER_SLOT + 3] = 0  # PCT's k: noted before each execution
         self.progress[slot.index * PER_SLOT + 2] = first_workload
         slot.item, slot.started, slot.last_index, slot.last_move = item, time.monotonic(), first, time.monotonic()
         slot.count_at_start = int(self.progress[slot.index * PER_SLOT + 1])
@@ -226,7 +228,7 @@ class Nightly:
         target = get(item.target)
         camp = Campaign(target, item.variant, item.engine, seed=item.seed)
         w = camp.workload_at(n)
-        sched = camp.scheduler_for(i).to_json()
+        sched = camp.scheduler_for(i, int(self.progress[slot.index * PER_SLOT + 3])).to_json()
         crash = Crash(target.name, item.variant, w.to_json(), sched, reason,
                       found={"engine": item.engine, "seed": item.seed, "execution": i, "workload_number": n},
                       program=target.program_block())  # a C program's sources, so the file replays
