@@ -425,7 +425,12 @@ static int pendconn_process_next_strm(struct hq_server *srv, int px_ok, int drai
 	return 1;
 }
 
-/* 3372a2ea0: take a slot only while below the limit, atomically */
+/* 3372a2ea0: take a slot only while below the limit, atomically.
+ * Known gap (docs/findings.md, "Open: the model reserves a slot before it
+ * looks at the queues"): process_srv_queue calls this before
+ * pendconn_process_next_strm and gives the slot back when nothing is queued;
+ * upstream reserves inside pendconn_process_next_strm, after finding an
+ * entry, so no queuer ever sees that transient slot. */
 static int reserve_slot(struct hq_server *s, long maxconn, int label)
 {
 	for (;;) {
