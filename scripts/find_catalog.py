@@ -70,6 +70,7 @@ def main() -> int:
             if not found:
                 continue
             f = found[0]
+            schedule = f.execution.scheduler.to_json()  # as run (PCT: with its k), before minimizing
             f.minimized = minimize(f.execution)
             f.execution = f.minimized.execution
             if not hit(f):
@@ -78,10 +79,12 @@ def main() -> int:
             if not removed_by_fix(target, f, bug.commit, args.check):
                 print(f"{bug.commit}: seed {seed}: {f.signature} is not removed by the fix; trying the next seed")
                 continue
-            found = {"engine": args.engine, "seed": seed, "executions": f.first_execution,
+            found = {"engine": args.engine, "seed": seed, "schedule": schedule, "executions": f.first_execution,
                      "seconds": round(f.first_seconds, 3), "date": now_iso()}
             if given is not None:
                 found["workload"] = given.data  # not the mix: a given workload
+            else:  # the campaign stopped at the hit: its workload's number (tests/test_catalog.py re-finds it)
+                found["workload_number"] = campaign.workload_number
             rep = from_execution(f.execution, found=found)
             rep.minimized = {"before": f.minimized.before.to_json(), "after": f.minimized.after.to_json()}
             stored = corpus.store(rep)
